@@ -1,0 +1,50 @@
+"""Checkpoint files: atomic writes, and the fusion set-up check before any weight is loaded."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from s3prl_fusion.featurizer import FusionSetupMismatch
+
+EXTRA_STATE_KEY = "_extra_state"
+
+
+def atomic_save(obj, path, *args, **kwargs) -> None:
+    """torch.save to a hidden sibling file, fsync, then rename over ``path``: a run killed while
+    writing leaves the previous file intact and no partial ``states-*.ckpt``."""
+    if not isinstance(path, (str, os.PathLike)):
+        torch.save(obj, path, *args, **kwargs)
+        return
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        with open(partial, "wb") as handle:
+            torch.save(obj, handle, *args, **kwargs)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface: bool) -> None:
+    """Refuse, with a message, a checkpoint whose featurizer kind differs from the one built now.
+
+    (A fusion featurizer compares its detailed set-up itself when its state is loaded.)
+    """
+    if not checkpoint_state:
+        return
+    saved_fusion = EXTRA_STATE_KEY in checkpoint_state
+    if saved_fusion and not uses_fusion_interface:
+        setup = checkpoint_state[EXTRA_STATE_KEY]
+        raise FusionSetupMismatch(
+            f"the checkpoint was trained with -s {setup.get('interface')} over members {setup.get('members')}, "
+            "but this run builds s3prl's weighted sum (-s hidden_states); use the checkpoint's -s"
+        )
+    if uses_fusion_interface and not saved_fusion:
+        raise FusionSetupMismatch(
+            "the checkpoint's featurizer is s3prl's weighted sum (-s hidden_states) or another stock feature, "
+            "but this run builds a fusion interface; use the checkpoint's -s or start a new experiment"
+        )

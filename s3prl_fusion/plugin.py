@@ -1,0 +1,102 @@
+"""The one place that touches s3prl's internals.
+
+- ``register_upstreams``: adds the plugin's upstream names to ``s3prl.hub`` (``-u``).
+- ``patch_runner``: makes s3prl's Runner build the plugin's featurizer for ``-s ws|gumd|
+  hconv|chconv`` (settings from the task config key ``interface.<name>``), find the
+  plugin's tasks for ``-d``, expand ``${config_dir}`` in the task config, check a
+  checkpoint's fusion set-up before loading it, and write checkpoints atomically.
+Both run from post-import hooks (``s3prl_fusion._autoload``), so s3prl's files stay untouched.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import types
+
+from s3prl_fusion import compat
+from s3prl_fusion.checkpoints import atomic_save, check_featurizer_state
+from s3prl_fusion.interfaces import INTERFACES
+
+# our -d tasks -> the module holding their DownstreamExpert
+PLUGIN_TASKS = {"ml_superb": "s3prl_fusion.downstreams.ml_superb.expert"}
+CONFIG_DIR_PLACEHOLDER = "${config_dir}"
+
+
+def register_upstreams(hub_module) -> None:
+    from s3prl_fusion.upstreams import hub_entries
+
+    for name, factory in hub_entries().items():
+        setattr(hub_module, name, factory)
+
+
+def patch_runner(runner_module) -> None:
+    compat.allow_s3prl_checkpoints()
+    runner_class = runner_module.Runner
+    if getattr(runner_class, "_s3prl_fusion_patched", False):
+        return
+    stock_init = runner_class.__init__
+    stock_get_featurizer = runner_class._get_featurizer
+    stock_get_downstream = runner_class._get_downstream
+
+    def __init__(self, args, config):
+        expand_config_dir(config, getattr(args, "config", None))
+        stock_init(self, args, config)
+
+    def _get_featurizer(self):
+        name = self.args.upstream_feature_selection
+        check_featurizer_state(self.init_ckpt.get("Featurizer"), uses_fusion_interface=name in INTERFACES)
+        if name not in INTERFACES:
+            return stock_get_featurizer(self)
+        from s3prl_fusion.featurizer import FusionFeaturizer
+
+        settings = dict((self.config.get("interface") or {}).get(name) or {})
+        if self.args.upstream_feature_normalize:
+            settings["normalize"] = True
+        model = FusionFeaturizer(
+            upstream=self.upstream.model,
+            interface=name,
+            settings=settings,
+            upstream_device=self.args.device,
+            upstream_name=self.args.upstream,
+        ).to(self.args.device)
+        return self._init_model(model=model, name="Featurizer", trainable=True, interfaces=["output_dim", "downsample_rate"])
+
+    def _get_downstream(self):
+        task_module = PLUGIN_TASKS.get(self.args.downstream)
+        if task_module is not None:
+            sys.modules.setdefault(f"s3prl.downstream.{self.args.downstream}.expert", importlib.import_module(task_module))
+        return stock_get_downstream(self)
+
+    runner_class.__init__ = __init__
+    runner_class._get_featurizer = _get_featurizer
+    runner_class._get_downstream = _get_downstream
+    runner_class._s3prl_fusion_patched = True
+    runner_module.torch = _torch_with_atomic_save()
+
+
+def expand_config_dir(config, config_path: str | None) -> None:
+    """Replace ``${config_dir}`` in every string of the task config by the config file's folder,
+    so shipped configs can name files that sit beside them (e.g. ``char.dict``)."""
+    if not config_path:
+        return
+    folder = os.path.dirname(os.path.abspath(config_path))
+    items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else ()
+    for key, value in list(items):
+        if isinstance(value, str) and CONFIG_DIR_PLACEHOLDER in value:
+            config[key] = value.replace(CONFIG_DIR_PLACEHOLDER, folder)
+        elif isinstance(value, (dict, list)):
+            expand_config_dir(value, config_path)
+
+
+def _torch_with_atomic_save() -> types.ModuleType:
+    """The runner's view of torch, identical but for an atomic ``save``."""
+    import torch
+
+    class TorchWithAtomicSave(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(torch, name)
+
+    proxy = TorchWithAtomicSave("torch")
+    proxy.save = atomic_save
+    return proxy

@@ -1,0 +1,1 @@
+"""Data preparation the s3prl wheel lacks: one module per data set, each a `s3prl-fusion prepare` command."""

@@ -1,0 +1,43 @@
+"""s3prl's ``run_downstream.py`` with the plugin loaded, runnable from any directory.
+
+    python -m s3prl_fusion.run_downstream -m train -u fused_wavlm_whisper -s hconv -d asr -n exp1
+    s3prl-fusion-run-downstream ...   (the same, as a console script)
+
+Takes exactly s3prl's flags. When neither ``-c`` nor ``-e`` is given and the working directory
+has no ``./downstream/<task>/config.yaml``, the plugin's shipped config for the task is used.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import s3prl_fusion  # noqa: F401  (installs the hooks before s3prl is imported)
+from s3prl_fusion.task_configs import resolve_task_config
+
+
+def with_task_config(argv: list[str]) -> list[str]:
+    """Add ``-c <shipped config>`` to s3prl arguments that need a config and name none."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-c", "--config")
+    parser.add_argument("-d", "--downstream")
+    parser.add_argument("-e", "--past_exp")
+    known, _ = parser.parse_known_args(argv)
+    if known.config or known.past_exp or not known.downstream:
+        return list(argv)
+    return [*argv, "-c", str(resolve_task_config(known.downstream))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        arguments = with_task_config(argv)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}")
+    from s3prl import run_downstream as s3prl_run_downstream
+
+    sys.argv = ["run_downstream.py", *arguments]
+    s3prl_run_downstream.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Upstream names the plugin adds to s3prl's hub (``-u``), and their factories.
+
+    whisper_<size>   Whisper encoder (tiny ... large_v3, and the English-only ``_en`` sizes)
+    whisper          a Whisper encoder from ``-k`` (Hugging Face id or local directory)
+    hf_ssl           a Hugging Face speech SSL encoder from ``-k`` (id or local directory)
+    fused            a fused upstream whose members come from ``-k a,b`` or ``-g members.yaml``
+    fused_<...>      the paper's member combinations (``s3prl_fusion.upstreams.presets``)
+Every factory takes s3prl's upstream arguments ``(ckpt, model_config, refresh)``; ``-g``
+(model_config) is a YAML file of options (see ``members``), e.g. to build a randomly
+initialised member from a config, or to pick Whisper's length mode.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from torch import nn
+
+from s3prl_fusion.upstreams.fused import FusedUpstream
+from s3prl_fusion.upstreams.members import build_member, normalize_member
+from s3prl_fusion.upstreams.presets import PRESETS
+
+WHISPER_SIZE_NAMES = ("tiny", "tiny_en", "base", "base_en", "small", "small_en", "medium", "medium_en", "large", "large_v2", "large_v3")
+
+
+def read_upstream_options(model_config: str | None) -> dict:
+    """The ``-g`` YAML file as a dict ({} when not given)."""
+    if model_config is None:
+        return {}
+    path = Path(model_config)
+    if not path.is_file():
+        raise FileNotFoundError(f"upstream config (-g) {model_config} does not exist")
+    options = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"upstream config (-g) {model_config} must hold a mapping of options")
+    return options
+
+
+def _single_member_factory(kind: str, upstream: str | None, doc: str) -> Callable[..., nn.Module]:
+    def factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> nn.Module:
+        entry = {"kind": kind, "upstream": upstream or ckpt, **read_upstream_options(model_config)}
+        if upstream is not None and ckpt is not None:
+            entry["ckpt"] = ckpt
+        if entry["upstream"] is None and entry.get("config") is None:
+            raise ValueError(f"this upstream needs -k (a Hugging Face id or local directory) or -g with a `config`")
+        return build_member(normalize_member(entry))
+
+    factory.__doc__ = doc
+    return factory
+
+
+def _fused_factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
+    """Fused upstream with members from -k (comma-separated names) or -g (YAML with `members:`)."""
+    members = read_upstream_options(model_config).get("members")
+    if members is None and ckpt:
+        members = [name.strip() for name in ckpt.split(",") if name.strip()]
+    if not members:
+        raise ValueError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
+    return FusedUpstream(members)
+
+
+def _preset_factory(preset: str) -> Callable[..., FusedUpstream]:
+    def factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
+        if ckpt:
+            raise ValueError(f"{preset} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
+        return FusedUpstream(merge_member_overrides(PRESETS[preset], read_upstream_options(model_config).get("members")))
+
+    factory.__doc__ = f"Fused upstream: {' + '.join(member['upstream'] for member in PRESETS[preset])}"
+    return factory
+
+
+def merge_member_overrides(members: list[dict], overrides: list[dict] | None) -> list[dict]:
+    """Apply ``-g``'s per-member options, given in member order, onto a preset's members."""
+    if overrides is None:
+        return [dict(member) for member in members]
+    if len(overrides) != len(members):
+        raise ValueError(f"-g lists {len(overrides)} member override(s) but the preset has {len(members)} members")
+    return [{**member, **(override or {})} for member, override in zip(members, overrides)]
+
+
+def hub_entries() -> dict[str, Callable[..., nn.Module]]:
+    """Every upstream name the plugin registers in ``s3prl.hub``, with its factory."""
+    entries = {
+        f"whisper_{size}": _single_member_factory("whisper", f"whisper_{size}", f"Whisper {size} encoder")
+        for size in WHISPER_SIZE_NAMES
+    }
+    entries["whisper"] = _single_member_factory("whisper", None, "Whisper encoder from -k (id or path)")
+    entries["hf_ssl"] = _single_member_factory("hf", None, "Hugging Face speech SSL encoder from -k (id or path)")
+    entries["fused"] = _fused_factory
+    entries.update({name: _preset_factory(name) for name in PRESETS})
+    return entries

@@ -1,0 +1,99 @@
+"""The fused upstream: N frozen member upstreams run on the same waveforms, time-aligned.
+
+Output dict (s3prl's upstream contract, plus the per-member stacks the interfaces need):
+    fusion_stacks:   list of N tensors (L_i, B, T, D_i); layer axis first; frames aligned to
+                     the highest frame rate, per utterance; zero beyond each valid length
+    fusion_lengths:  LongTensor (B,) valid frames per utterance after alignment
+    fusion_members:  the N member labels
+    hidden_states:   list of L = max L_i tensors (B, T, sum D_i): the layer-aligned stacks
+                     concatenated along D, so s3prl's stock weighted sum (``-s hidden_states``)
+                     works unchanged; built only when asked for
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from s3prl_fusion.fusion.align import align_frames, align_layers
+from s3prl_fusion.fusion.merge import merge_concat
+from s3prl_fusion.upstreams.members import build_member, normalize_member
+
+MAX_FRAME_RATE_RATIO = 8
+
+
+class FusedFeatures(dict):
+    """s3prl's upstream output dict whose ``hidden_states`` is built on first access."""
+
+    _LAZY_KEYS = ("hidden_states", "last_hidden_state")
+
+    def _concatenated_layers(self) -> list[Tensor]:
+        if "hidden_states" not in self.keys():
+            stacked = merge_concat(align_layers(self["fusion_stacks"]))
+            dict.__setitem__(self, "hidden_states", list(stacked.unbind(0)))
+            dict.__setitem__(self, "last_hidden_state", stacked[-1])
+        return dict.__getitem__(self, "hidden_states")
+
+    def __getitem__(self, key):
+        if key in self._LAZY_KEYS:
+            self._concatenated_layers()
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __contains__(self, key):
+        return key in self._LAZY_KEYS or dict.__contains__(self, key)
+
+
+class FusedUpstream(nn.Module):
+    """N member upstreams -> time-aligned per-member hidden-state stacks.
+
+    Args:
+        members: member entries (see ``s3prl_fusion.upstreams.members``), at least one.
+    """
+
+    def __init__(self, members: list[dict | str]):
+        super().__init__()
+        if not members:
+            raise ValueError("a fused upstream needs at least one member")
+        entries = [normalize_member(member) for member in members]
+        self.member_entries = entries
+        self.member_names = [entry["name"] for entry in entries]
+        self.members = nn.ModuleList([build_member(entry) for entry in entries])
+        rates = [member.get_downsample_rates("hidden_states") for member in self.members]
+        self.downsample_rate = min(rates)
+        for name, rate in zip(self.member_names, rates):
+            if rate / self.downsample_rate > MAX_FRAME_RATE_RATIO:
+                raise ValueError(
+                    f"member {name} has {16000 / rate:.1f} frames/s, over {MAX_FRAME_RATE_RATIO}x fewer than the "
+                    f"fastest member ({16000 / self.downsample_rate:.1f}/s): interpolating it that far invents "
+                    "frames; fuse members of closer frame rates"
+                )
+        self.member_downsample_rates = rates
+
+    def get_downsample_rates(self, key: str = "hidden_states") -> int:
+        return self.downsample_rate
+
+    def forward(self, wavs: list[Tensor]) -> FusedFeatures:
+        """wavs: list of B (samples,) 16 kHz waveforms -> FusedFeatures (see module docstring)."""
+        stacks, lengths = [], []
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.training):
+            for member, rate in zip(self.members, self.member_downsample_rates):
+                output = member(wavs)
+                stack = torch.stack(list(output["hidden_states"]))
+                stacks.append(stack)
+                lengths.append(_valid_lengths(output, wavs, rate, stack.size(2)))
+                del output
+        aligned, aligned_lengths = align_frames(stacks, lengths)
+        return FusedFeatures(fusion_stacks=aligned, fusion_lengths=aligned_lengths, fusion_members=list(self.member_names))
+
+
+def _valid_lengths(output: dict, wavs: list[Tensor], rate: int, frames: int) -> Tensor:
+    """The member's valid frames per utterance: its own ``feature_lengths``, or for members that
+    do not report them, ceil(samples / rate) capped at the frames it returned."""
+    if output.get("feature_lengths") is not None:
+        return output["feature_lengths"].to(torch.long)
+    estimate = [min(frames, max(1, math.ceil(len(wav) / rate))) for wav in wavs]
+    return torch.tensor(estimate, dtype=torch.long, device=wavs[0].device)

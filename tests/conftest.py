@@ -1,0 +1,33 @@
+"""Shared fixtures: paths to the repository's bundled configs and corpora, and a runner helper."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASR_CONFIGS = REPO_ROOT / "downstream_configs" / "asr"
+DEMO_UPSTREAM = ASR_CONFIGS / "demo_upstream.yaml"
+LIBRISPEECH_MINI = REPO_ROOT / "corpora" / "LibriSpeech"
+
+
+def run_python(args: list[str], cwd: Path | None = None, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` in a fresh interpreter (so import hooks are exercised from scratch)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"python {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def librispeech_buckets(tmp_path_factory) -> Path:
+    """Length tables of the bundled mini LibriSpeech, as s3prl's asr task reads them."""
+    from s3prl_fusion.prepare.librispeech import write_length_tables
+
+    out = tmp_path_factory.mktemp("len_for_bucket")
+    write_length_tables(LIBRISPEECH_MINI, out, ("train-clean-100", "dev-clean", "test-clean"))
+    return out
