@@ -13,6 +13,7 @@ COMMANDS = {
     "demo": "s3prl_fusion.demo",
     "list": "s3prl_fusion.listing",
     "prepare": "s3prl_fusion.prepare.command",
+    "score": "s3prl_fusion.score",
 }
 
 

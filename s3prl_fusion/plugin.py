@@ -9,6 +9,7 @@ Both run from post-import hooks (``s3prl_fusion._autoload``), so s3prl's files s
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -47,6 +48,7 @@ def patch_runner(runner_module) -> None:
         name = self.args.upstream_feature_selection
         check_featurizer_state(self.init_ckpt.get("Featurizer"), uses_fusion_interface=name in INTERFACES)
         if name not in INTERFACES:
+            check_feature_selection(name, self.upstream.model, self.args.device)
             return stock_get_featurizer(self)
         from s3prl_fusion.featurizer import FusionFeaturizer
 
@@ -73,6 +75,24 @@ def patch_runner(runner_module) -> None:
     runner_class._get_downstream = _get_downstream
     runner_class._s3prl_fusion_patched = True
     runner_module.torch = _torch_with_atomic_save()
+
+
+def check_feature_selection(name: str, upstream, device: str) -> None:
+    """An ``-s`` that is neither an interface nor a key of the upstream's output is a mistake:
+    stock s3prl would silently train a weighted sum instead."""
+    import torch
+
+    was_training = upstream.training
+    upstream.eval()
+    with torch.no_grad():
+        keys = [key for key in upstream([torch.randn(16000, device=device)]).keys() if not key.startswith("_")]
+    upstream.train(was_training)
+    if name in keys:
+        return
+    choices = sorted(INTERFACES) + sorted(keys)
+    nearest = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(nearest)}?" if nearest else ""
+    raise ValueError(f"-s {name} is neither a fusion interface ({', '.join(sorted(INTERFACES))}) nor a feature of this upstream ({', '.join(keys)}).{hint}")
 
 
 def expand_config_dir(config, config_path: str | None) -> None:

@@ -20,8 +20,9 @@ from torch import nn
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 from s3prl_fusion.upstreams.presets import PRESETS
+from s3prl_fusion.upstreams.whisper import WHISPER_CHECKPOINTS
 
-WHISPER_SIZE_NAMES = ("tiny", "tiny_en", "base", "base_en", "small", "small_en", "medium", "medium_en", "large", "large_v2", "large_v3")
+WHISPER_SIZE_NAMES = tuple(WHISPER_CHECKPOINTS)
 
 
 def read_upstream_options(model_config: str | None) -> dict:
@@ -52,19 +53,21 @@ def _single_member_factory(kind: str, upstream: str | None, doc: str) -> Callabl
 
 def _fused_factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
     """Fused upstream with members from -k (comma-separated names) or -g (YAML with `members:`)."""
-    members = read_upstream_options(model_config).get("members")
+    options = read_upstream_options(model_config)
+    members = options.get("members")
     if members is None and ckpt:
         members = [name.strip() for name in ckpt.split(",") if name.strip()]
     if not members:
         raise ValueError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
-    return FusedUpstream(members)
+    return FusedUpstream(members, autocast=options.get("autocast"))
 
 
 def _preset_factory(preset: str) -> Callable[..., FusedUpstream]:
     def factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
         if ckpt:
             raise ValueError(f"{preset} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
-        return FusedUpstream(merge_member_overrides(PRESETS[preset], read_upstream_options(model_config).get("members")))
+        options = read_upstream_options(model_config)
+        return FusedUpstream(merge_member_overrides(PRESETS[preset], options.get("members")), autocast=options.get("autocast"))
 
     factory.__doc__ = f"Fused upstream: {' + '.join(member['upstream'] for member in PRESETS[preset])}"
     return factory

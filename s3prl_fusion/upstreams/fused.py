@@ -18,9 +18,11 @@ from torch import Tensor, nn
 
 from s3prl_fusion.fusion.align import align_frames, align_layers
 from s3prl_fusion.fusion.merge import merge_concat
+from s3prl_fusion.upstreams.input_checks import check_waveforms
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 
 MAX_FRAME_RATE_RATIO = 8
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class FusedFeatures(dict):
@@ -29,7 +31,7 @@ class FusedFeatures(dict):
     _LAZY_KEYS = ("hidden_states", "last_hidden_state")
 
     def _concatenated_layers(self) -> list[Tensor]:
-        if "hidden_states" not in self.keys():
+        if not dict.__contains__(self, "hidden_states"):
             stacked = merge_concat(align_layers(self["fusion_stacks"]))
             dict.__setitem__(self, "hidden_states", list(stacked.unbind(0)))
             dict.__setitem__(self, "last_hidden_state", stacked[-1])
@@ -46,18 +48,26 @@ class FusedFeatures(dict):
     def __contains__(self, key):
         return key in self._LAZY_KEYS or dict.__contains__(self, key)
 
+    def keys(self):
+        return [*dict.keys(self), *(key for key in self._LAZY_KEYS if not dict.__contains__(self, key))]
+
 
 class FusedUpstream(nn.Module):
     """N member upstreams -> time-aligned per-member hidden-state stacks.
 
     Args:
         members: member entries (see ``s3prl_fusion.upstreams.members``), at least one.
+        autocast: ``"bf16"`` / ``"fp16"`` runs the members under CUDA autocast (ignored on CPU);
+            the stacks handed on are float32, so interface and downstream keep fp32 weights.
     """
 
-    def __init__(self, members: list[dict | str]):
+    def __init__(self, members: list[dict | str], autocast: str | None = None):
         super().__init__()
         if not members:
             raise ValueError("a fused upstream needs at least one member")
+        if autocast not in (None, "none", *AUTOCAST_DTYPES):
+            raise ValueError(f"autocast must be one of none, {', '.join(AUTOCAST_DTYPES)}; got {autocast!r}")
+        self.autocast_dtype = AUTOCAST_DTYPES.get(autocast)
         entries = [normalize_member(member) for member in members]
         self.member_entries = entries
         self.member_names = [entry["name"] for entry in entries]
@@ -72,17 +82,22 @@ class FusedUpstream(nn.Module):
                     "frames; fuse members of closer frame rates"
                 )
         self.member_downsample_rates = rates
+        self.min_samples = max(getattr(member, "min_samples", 1) for member in self.members)
 
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.downsample_rate
 
     def forward(self, wavs: list[Tensor]) -> FusedFeatures:
         """wavs: list of B (samples,) 16 kHz waveforms -> FusedFeatures (see module docstring)."""
+        check_waveforms(wavs, self.min_samples, "fused upstream " + "+".join(self.member_names))
         stacks, lengths = [], []
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.training):
+        use_autocast = self.autocast_dtype is not None and wavs[0].is_cuda
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), torch.autocast(
+            "cuda", dtype=self.autocast_dtype or torch.float16, enabled=use_autocast
+        ):
             for member, rate in zip(self.members, self.member_downsample_rates):
                 output = member(wavs)
-                stack = torch.stack(list(output["hidden_states"]))
+                stack = torch.stack(list(output["hidden_states"])).float()
                 stacks.append(stack)
                 lengths.append(_valid_lengths(output, wavs, rate, stack.size(2)))
                 del output

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from s3prl_fusion.upstreams.input_checks import receptive_field
+
 SSL_MODEL_TYPES = ("wavlm", "hubert", "data2vec-audio", "wav2vec2")
 
 
@@ -44,6 +46,11 @@ class HFSpeechUpstream(nn.Module):
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest waveform the convolutional front end turns into one frame."""
+        return receptive_field(list(self.model.config.conv_kernel), list(self.model.config.conv_stride))
 
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return math.prod(self.model.config.conv_stride)

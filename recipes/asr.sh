@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SUPERB ASR on LibriSpeech (train-clean-100 / dev-clean / test-clean), WER.
+#   recipes/asr.sh UPSTREAM INTERFACE LIBRISPEECH_ROOT OUT_DIR [s3prl runner flags...]
+# LIBRISPEECH_ROOT holds train-clean-100/, dev-clean/, test-clean/ (openslr.org/12).
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 4 ] || fusion_usage librispeech
+UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
+shift 4
+
+for split in train-clean-100 dev-clean test-clean; do
+  fusion_require "$DATA_ROOT/$split" "LibriSpeech $split" "download it from https://www.openslr.org/12 and unpack under $DATA_ROOT"
+done
+BUCKETS="$OUT_DIR/len_for_bucket"
+if [ ! -f "$BUCKETS/test-clean.csv" ]; then
+  "$PYTHON" -m s3prl_fusion.cli prepare librispeech --root "$DATA_ROOT" --out "$BUCKETS" --splits train-clean-100 dev-clean test-clean
+fi
+
+OVERRIDE_STRING=$(fusion_overrides \
+  "config.downstream_expert.datarc.libri_root='$DATA_ROOT'" \
+  "config.downstream_expert.datarc.bucket_file='$BUCKETS'")
+fusion_train asr "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "$@"
+fusion_evaluate asr "$OUT_DIR" test-clean "$UPSTREAM" "$INTERFACE"

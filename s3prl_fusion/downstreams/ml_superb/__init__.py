@@ -1,0 +1,4 @@
+"""ML-SUPERB (Mono-1h / Multi-1h) ASR downstream in s3prl's expert contract.
+
+The runner finds the expert as ``s3prl_fusion.downstreams.ml_superb.expert.DownstreamExpert``.
+"""

@@ -1,0 +1,115 @@
+"""GumD: per feature dim, a Gumbel-softmax picks which layer of a member supplies it."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from s3prl_fusion.fusion.align import check_members, check_stacks, normalize_features
+from s3prl_fusion.fusion.merge import ConcatProjection
+
+SCHEDULES = ("exponential", "linear")
+
+
+class GumbelLayerSelect(nn.Module):
+    """Gumbel-softmax layer selection per feature dim (Chiu et al., Interspeech 2024).
+
+    Member ``i`` has logits ``(L_i, D_i)``, zero at start. Each forward draws, for every
+    feature dim ``d``, layer weights ``gumbel_softmax(logits[:, d], tau)`` over the member's
+    ``L_i`` layers and outputs ``sum_l w[l, d] * stack[l, ..., d]``. One draw per forward,
+    shared by all utterances and frames of the batch; the noise comes from torch's global RNG,
+    so a seeded run is reproducible. In eval mode the selection is the hard argmax over layers,
+    without noise. Several members: concatenate and project, ``Linear(sum D_i -> output_dim)``;
+    a single member: no projection.
+
+    The temperature follows the schedule from ``tau_start`` to ``tau_end`` over the first
+    ``anneal_steps`` training forwards, then stays at ``tau_end``. Training forwards are counted
+    in the buffer ``step``, which is saved in the state dict, so a resumed run continues the
+    schedule.
+
+    Settings:
+        tau_start, tau_end: temperatures at the first and from the ``anneal_steps``-th
+            training forward on.
+        anneal_steps: training forwards the annealing takes.
+        schedule: ``"exponential"`` (geometric from tau_start to tau_end) or ``"linear"``.
+        straight_through: training forwards use hard one-hot samples with soft gradients
+            instead of soft samples.
+        normalize: parameter-free layer norm over D of every layer first.
+        output_dim: projection size when fusing several members (default ``max D_i``).
+    """
+
+    def __init__(
+        self,
+        layer_counts: Sequence[int],
+        dims: Sequence[int],
+        tau_start: float = 2.0,
+        tau_end: float = 0.1,
+        anneal_steps: int = 10000,
+        schedule: str = "exponential",
+        straight_through: bool = False,
+        normalize: bool = False,
+        output_dim: int | None = None,
+    ):
+        super().__init__()
+        check_members(layer_counts, dims)
+        if not (tau_start > 0 and tau_end > 0):
+            raise ValueError(
+                f"tau_start={tau_start} and tau_end={tau_end} must both be positive temperatures"
+            )
+        if int(anneal_steps) < 1:
+            raise ValueError(f"anneal_steps={anneal_steps} must be a positive number of steps")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule={schedule!r} is not one of {list(SCHEDULES)}")
+        self.layer_counts = [int(count) for count in layer_counts]
+        self.dims = [int(dim) for dim in dims]
+        self.tau_start = float(tau_start)
+        self.tau_end = float(tau_end)
+        self.anneal_steps = int(anneal_steps)
+        self.schedule = schedule
+        self.straight_through = bool(straight_through)
+        self.normalize = bool(normalize)
+        self.logits = nn.ParameterList(
+            nn.Parameter(torch.zeros(count, dim)) for count, dim in zip(self.layer_counts, self.dims)
+        )
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.merge = ConcatProjection(self.dims, output_dim)
+        self.output_dim = self.merge.output_dim
+
+    @property
+    def temperature(self) -> float:
+        """The temperature for the next training forward."""
+        progress = min(int(self.step) / self.anneal_steps, 1.0)
+        if self.schedule == "linear":
+            return self.tau_start + (self.tau_end - self.tau_start) * progress
+        return self.tau_start * (self.tau_end / self.tau_start) ** progress
+
+    def _layer_weights(self, logits: Tensor, temperature: float) -> Tensor:
+        """``(L, D)`` logits -> ``(L, D)`` weights, each column summing to 1 over the layer axis."""
+        if self.training:
+            return F.gumbel_softmax(logits, tau=temperature, hard=self.straight_through, dim=0)
+        choice = logits.argmax(dim=0)
+        return F.one_hot(choice, logits.shape[0]).T.to(logits.dtype)
+
+    def forward(self, stacks: Sequence[Tensor]) -> Tensor:
+        """N stacks ``(L_i, B, T, D_i)`` (layer axis first) -> ``(B, T, output_dim)``."""
+        check_stacks(stacks, self.layer_counts, self.dims)
+        temperature = self.temperature
+        if self.training:
+            self.step += 1
+        selected = []
+        for stack, logits in zip(stacks, self.logits):
+            if self.normalize:
+                stack = normalize_features(stack)
+            weights = self._layer_weights(logits, temperature)
+            selected.append((weights[:, None, None, :] * stack).sum(dim=0))
+        return self.merge(selected)
+
+    @torch.no_grad()
+    def learned_layer_weights(self) -> list[Tensor]:
+        """Per member ``(L_i,)``: the fraction of feature dims whose argmax picks each layer."""
+        return [
+            torch.bincount(logits.argmax(dim=0), minlength=logits.shape[0]).float() / logits.shape[1]
+            for logits in self.logits
+        ]

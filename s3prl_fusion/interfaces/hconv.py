@@ -1,0 +1,307 @@
+"""HConv: hierarchical convolution over the layer axis, and its two fusion interfaces.
+
+- ``HierarchicalConv``: the single-model HConv of "Interface Design for Self-Supervised
+  Speech Models" (Shih & Harwath, 2024) on one stack ``(L, B, T, D)``.
+- ``HConv``: fusion by addition: align layers (and dims), add, then HierarchicalConv.
+- ``CHConv``: fusion by concatenation: align layers, concatenate along D, optionally project,
+  then HierarchicalConv.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from s3prl_fusion.fusion.align import (
+    align_dims,
+    align_layers,
+    check_members,
+    check_stacks,
+    layer_interpolation_matrix,
+    normalize_features,
+)
+from s3prl_fusion.fusion.merge import merge_add, merge_concat
+
+MATCH_DIMS = ("interpolate", "error")
+PROJECTIONS = ("linear", "none")
+
+
+def conv_layer_lengths(num_layers: int, kernel_size: int, stride: int) -> list[int]:
+    """Layer-axis lengths through the convs: ``[L, L_1, ..., L_final]``.
+
+    The number of convs is ``floor(log(L) / log(stride))``, computed exactly as the largest
+    ``k`` with ``stride ** k <= L``; each conv maps ``L -> floor((L + 2 * (kernel_size // 2)
+    - kernel_size) / stride) + 1``. E.g. kernel 5, stride 3: 13 -> 5 -> 2 and 25 -> 9 -> 3.
+    """
+    if stride < 2:
+        raise ValueError(f"stride={stride} must be at least 2 for HConv to shrink the layer axis")
+    if kernel_size < 1:
+        raise ValueError(f"kernel_size={kernel_size} must be a positive integer")
+    if num_layers < stride:
+        raise ValueError(
+            f"HConv needs at least stride={stride} layers for one convolution, but the stack has "
+            f"{num_layers}; lower the HConv `stride` setting or use the ws interface"
+        )
+    lengths = [num_layers]
+    reach = stride
+    while reach <= num_layers:
+        lengths.append((lengths[-1] + 2 * (kernel_size // 2) - kernel_size) // stride + 1)
+        reach *= stride
+    return lengths
+
+
+class HierarchicalConv(nn.Module):
+    """Convolutions along the layer axis of one stack: ``(L, B, T, D) -> (B, T, output_dim)``.
+
+    Each frame is processed on its own: the stack is laid out as ``(B * T, D, L)`` with D as
+    the Conv1d channels and the layer axis as the convolution length, so frames never mix.
+    ``floor(log(L) / log(stride))`` convs with ``padding = kernel_size // 2``; each is D -> D
+    except the last, D -> ``floor(D / L_final)``; ReLU after every conv, the last included.
+    The ``(channels, L_final)`` grid is flattened channel-major per frame (index
+    ``channel * L_final + layer``): ``output_dim = floor(D / L_final) * L_final``.
+    L=13, D=768: 13 -> 5 -> 2, output 768, 4,424,832 parameters. L=25, D=1024: 25 -> 9 -> 3,
+    output 1023, 6,990,165 parameters.
+
+    ``normalize``: parameter-free layer norm over D of every layer first.
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        dim: int,
+        kernel_size: int = 5,
+        stride: int = 3,
+        normalize: bool = False,
+    ):
+        super().__init__()
+        self.num_layers = int(num_layers)
+        self.dim = int(dim)
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride)
+        self.normalize = bool(normalize)
+        self.layer_lengths = conv_layer_lengths(self.num_layers, self.kernel_size, self.stride)
+        final_length = self.layer_lengths[-1]
+        final_channels = self.dim // final_length
+        if final_channels < 1:
+            raise ValueError(
+                f"HConv needs a feature dim of at least {final_length} (the final layer length), "
+                f"got dim={self.dim}"
+            )
+        num_convs = len(self.layer_lengths) - 1
+        out_channels = [self.dim] * (num_convs - 1) + [final_channels]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(
+                self.dim,
+                channels,
+                self.kernel_size,
+                stride=self.stride,
+                padding=self.kernel_size // 2,
+            )
+            for channels in out_channels
+        )
+        self.output_dim = final_channels * final_length
+
+    def forward(self, stack: Tensor) -> Tensor:
+        """``(L, B, T, D)`` (layer axis first) -> ``(B, T, output_dim)``."""
+        num_layers, batch, frames, dim = stack.shape
+        if (num_layers, dim) != (self.num_layers, self.dim):
+            raise ValueError(
+                f"HierarchicalConv was built for {self.num_layers} layers of dim {self.dim} but got "
+                f"a stack of shape {tuple(stack.shape)}; build it with the stack's layers and dim"
+            )
+        if self.normalize:
+            stack = normalize_features(stack)
+        hidden = stack.permute(1, 2, 3, 0).reshape(batch * frames, dim, num_layers)
+        for conv in self.convs:
+            hidden = F.relu(conv(hidden))
+        return hidden.reshape(batch, frames, self.output_dim)
+
+    def _tap_touches(self) -> Tensor:
+        """``(kernel_size, L)``: how often kernel tap ``k`` of the first conv lands on input
+        layer ``p`` over all its output positions (padding positions excluded)."""
+        padding = self.kernel_size // 2
+        outputs = torch.arange(self.layer_lengths[1]).unsqueeze(1)
+        taps = torch.arange(self.kernel_size).unsqueeze(0)
+        positions = outputs * self.stride - padding + taps
+        inside = (positions >= 0) & (positions < self.num_layers)
+        touches = torch.zeros(self.kernel_size, self.num_layers)
+        touches.index_put_(
+            (taps.expand_as(positions)[inside], positions[inside]),
+            torch.ones(int(inside.sum())),
+            accumulate=True,
+        )
+        return touches
+
+    @torch.no_grad()
+    def input_importance(self) -> Tensor:
+        """``(D, L)``: for input channel ``c`` and input layer ``p``, the L2 norm of every
+        first-conv kernel weight that multiplies ``x[c, p]`` (over all output channels and
+        output positions)."""
+        weight = self.convs[0].weight.detach().float()
+        tap_energy = weight.pow(2).sum(dim=0)
+        return (tap_energy @ self._tap_touches().to(weight.device)).sqrt()
+
+
+def _member_layer_shares(aligned_importance: Tensor, layer_count: int) -> Tensor:
+    """Spread an importance ``(L,)`` over the aligned layers back to a member's own
+    ``(layer_count,)`` layers through the layer interpolation, normalised to sum to 1."""
+    interpolation = layer_interpolation_matrix(layer_count, aligned_importance.shape[0])
+    shares = interpolation.to(aligned_importance.device).T @ aligned_importance
+    return shares / shares.sum()
+
+
+class HConv(nn.Module):
+    """Fusion by addition: ``HierarchicalConv(merge_add(aligned stacks))``.
+
+    Members are interpolated to ``L = max L_i`` layers; if their dims differ they are
+    interpolated along D to ``max D_i`` (``match_dims: "interpolate"``) or rejected
+    (``match_dims: "error"``); then added and fed to HierarchicalConv. A single member is plain
+    HConv.
+
+    Settings:
+        kernel_size, stride: of the layer-axis convs (default 5 and 3).
+        normalize: parameter-free layer norm over D of every member's layers before merging.
+        match_dims: ``"interpolate"`` or ``"error"`` when the members' dims differ.
+    """
+
+    def __init__(
+        self,
+        layer_counts: Sequence[int],
+        dims: Sequence[int],
+        kernel_size: int = 5,
+        stride: int = 3,
+        normalize: bool = False,
+        match_dims: str = "interpolate",
+    ):
+        super().__init__()
+        check_members(layer_counts, dims)
+        if match_dims not in MATCH_DIMS:
+            raise ValueError(f"match_dims={match_dims!r} is not one of {list(MATCH_DIMS)}")
+        if match_dims == "error" and len(set(dims)) > 1:
+            raise ValueError(
+                f"the hconv interface adds members, but their dims {list(dims)} differ; set "
+                "`match_dims: interpolate` to interpolate them to one dim, or use the chconv "
+                "interface, which concatenates"
+            )
+        self.layer_counts = [int(count) for count in layer_counts]
+        self.dims = [int(dim) for dim in dims]
+        self.normalize = bool(normalize)
+        self.conv = HierarchicalConv(max(self.layer_counts), max(self.dims), kernel_size, stride)
+        self.output_dim = self.conv.output_dim
+
+    def forward(self, stacks: Sequence[Tensor]) -> Tensor:
+        """N stacks ``(L_i, B, T, D_i)`` (layer axis first) -> ``(B, T, output_dim)``."""
+        check_stacks(stacks, self.layer_counts, self.dims)
+        if self.normalize:
+            stacks = [normalize_features(stack) for stack in stacks]
+        return self.conv(merge_add(align_dims(align_layers(stacks), self.conv.dim)))
+
+    @torch.no_grad()
+    def learned_layer_weights(self) -> list[Tensor]:
+        """Per member ``(L_i,)``: per aligned layer, the norm of the first conv's kernel weights
+        touching it (all channels together), spread back to the member's own layers through
+        the layer interpolation. Members share the aligned vector, as they are added."""
+        aligned = self.conv.input_importance().pow(2).sum(dim=0).sqrt()
+        return [_member_layer_shares(aligned, count) for count in self.layer_counts]
+
+
+class CHConv(nn.Module):
+    """Fusion by concatenation: ``HierarchicalConv(projection(merge_concat(aligned stacks)))``.
+
+    Members are interpolated to ``L = max L_i`` layers and concatenated along D to
+    ``sum D_i`` channels. ``projection: "linear"`` applies ``Linear(sum D_i -> projection_dim)``
+    to every layer of every frame (``projection_dim`` default ``max D_i``) before
+    HierarchicalConv; ``projection: "none"`` runs HierarchicalConv on the ``sum D_i`` channels.
+
+    Settings:
+        projection: ``"linear"`` or ``"none"``.
+        projection_dim: output size of the linear projection.
+        kernel_size, stride: of the layer-axis convs (default 5 and 3).
+        normalize: parameter-free layer norm over D of every member's layers before merging.
+    """
+
+    def __init__(
+        self,
+        layer_counts: Sequence[int],
+        dims: Sequence[int],
+        projection: str = "linear",
+        projection_dim: int | None = None,
+        kernel_size: int = 5,
+        stride: int = 3,
+        normalize: bool = False,
+    ):
+        super().__init__()
+        check_members(layer_counts, dims)
+        if projection not in PROJECTIONS:
+            raise ValueError(f"projection={projection!r} is not one of {list(PROJECTIONS)}")
+        if projection == "none" and projection_dim is not None:
+            raise ValueError(
+                f"projection_dim={projection_dim} needs `projection: linear`; with "
+                "`projection: none` leave projection_dim unset"
+            )
+        self.layer_counts = [int(count) for count in layer_counts]
+        self.dims = [int(dim) for dim in dims]
+        self.normalize = bool(normalize)
+        self.projection_kind = projection
+        concat_dim = sum(self.dims)
+        if projection == "linear":
+            conv_dim = max(self.dims) if projection_dim is None else int(projection_dim)
+            self.projection: nn.Module = nn.Linear(concat_dim, conv_dim)
+        else:
+            conv_dim = concat_dim
+            self.projection = nn.Identity()
+        self.conv = HierarchicalConv(max(self.layer_counts), conv_dim, kernel_size, stride)
+        self.output_dim = self.conv.output_dim
+
+    def forward(self, stacks: Sequence[Tensor]) -> Tensor:
+        """N stacks ``(L_i, B, T, D_i)`` (layer axis first) -> ``(B, T, output_dim)``."""
+        check_stacks(stacks, self.layer_counts, self.dims)
+        if self.normalize:
+            stacks = [normalize_features(stack) for stack in stacks]
+        return self.conv(self.projection(merge_concat(align_layers(stacks))))
+
+    @torch.no_grad()
+    def learned_layer_weights(self) -> list[Tensor]:
+        """Per member ``(L_i,)``, spread back from the aligned layers through the layer
+        interpolation. Per aligned layer ``p``, member ``i`` counts:
+
+        - ``projection: "none"``: the norm of the first conv's kernel weights touching layer
+          ``p`` on the member's own block of input channels;
+        - ``projection: "linear"``: ``sum_c n[c, p] * ||W[c, block_i]||``: the first-conv norm
+          of each projected channel ``c`` at layer ``p``, weighted by the norm of the projection
+          weights from the member's block into that channel.
+        """
+        importance = self.conv.input_importance()
+        ends = torch.tensor(self.dims).cumsum(0).tolist()
+        blocks = [slice(end - dim, end) for end, dim in zip(ends, self.dims)]
+        if self.projection_kind == "linear":
+            weight = self.projection.weight.detach().float()
+            aligned = [weight[:, block].norm(dim=1) @ importance for block in blocks]
+        else:
+            aligned = [importance[block].pow(2).sum(dim=0).sqrt() for block in blocks]
+        return [
+            _member_layer_shares(member, count) for member, count in zip(aligned, self.layer_counts)
+        ]
+
+
+def parameter_counts_by_projection(
+    layer_counts: Sequence[int], dims: Sequence[int], **settings
+) -> dict[str, int]:
+    """Parameter counts of CHConv with each projection, ``{"linear": n, "none": m}``, for the
+    same members and remaining settings (``projection_dim`` applies to "linear" only).
+    Builds on the meta device, so nothing is allocated."""
+    shared = {
+        key: value for key, value in settings.items() if key not in ("projection", "projection_dim")
+    }
+    projection_dim = settings.get("projection_dim")
+    with torch.device("meta"):
+        modules = {
+            "linear": CHConv(layer_counts, dims, "linear", projection_dim, **shared),
+            "none": CHConv(layer_counts, dims, "none", **shared),
+        }
+    return {
+        kind: sum(parameter.numel() for parameter in module.parameters())
+        for kind, module in modules.items()
+    }

@@ -1,0 +1,21 @@
+"""Write an evaluated experiment's metric to ``<expdir>/result.json`` (read by ``s3prl-fusion report``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from s3prl_fusion.results import TASK_MODULES, write_result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, choices=sorted(TASK_MODULES))
+    parser.add_argument("--expdir", required=True, help="the experiment folder (-p of the runner)")
+    parser.add_argument("--split", required=True, help="the evaluated split, e.g. test-clean")
+    parser.add_argument("--upstream", default="", help="label recorded in the result (the -u used)")
+    parser.add_argument("--interface", default="", help="label recorded in the result (the -s used)")
+
+
+def run(args: argparse.Namespace) -> None:
+    result = write_result(args.task, Path(args.expdir), args.split, upstream=args.upstream, interface=args.interface)
+    print(json.dumps(result, sort_keys=True))

@@ -1,0 +1,246 @@
+"""Interfaces fusing N stacks (L_i, B, T, D_i) into (B, T, output_dim), and their registry."""
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from s3prl_fusion.interfaces import (
+    INTERFACES,
+    CHConv,
+    GumbelLayerSelect,
+    HConv,
+    HierarchicalConv,
+    WeightedSum,
+    build_interface,
+    count_parameters,
+    parameter_counts_by_projection,
+)
+from s3prl_fusion.interfaces.hconv import conv_layer_lengths
+
+MEMBERS = {
+    1: ([13], [24]),
+    2: ([4, 13], [24, 32]),
+    3: ([4, 13, 7], [24, 32, 16]),
+}
+
+
+def random_stacks(layer_counts, dims, batch=2, frames=3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(count, batch, frames, dim, generator=generator) for count, dim in zip(layer_counts, dims)]
+
+
+def build(name, members, **settings):
+    torch.manual_seed(0)
+    return build_interface(name, *MEMBERS[members], **settings)
+
+
+@pytest.mark.parametrize(
+    "num_layers, dim, lengths, output_dim, parameters",
+    [(13, 768, [13, 5, 2], 768, 4_424_832), (25, 1024, [25, 9, 3], 1023, 6_990_165)],
+)
+def test_hierarchical_conv_matches_published_sizes(num_layers, dim, lengths, output_dim, parameters):
+    with torch.device("meta"):
+        conv = HierarchicalConv(num_layers, dim)
+    assert conv.layer_lengths == lengths
+    assert conv.output_dim == output_dim
+    assert count_parameters(conv) == parameters
+
+
+def test_hierarchical_conv_flattens_channel_major_per_frame():
+    torch.manual_seed(0)
+    conv = HierarchicalConv(13, 8)
+    stack = torch.randn(13, 2, 3, 8)
+    out = conv(stack)
+    assert out.shape == (2, 3, 8)
+    hidden = stack[:, 1, 2].T.unsqueeze(0)
+    for layer in conv.convs:
+        hidden = F.relu(layer(hidden))
+    assert hidden.shape == (1, 4, 2)
+    assert torch.count_nonzero(hidden) > 2
+    torch.testing.assert_close(out[1, 2], hidden.reshape(-1))
+    torch.testing.assert_close(out[1, 2, 1], hidden[0, 0, 1])
+
+
+def test_hierarchical_conv_rejects_too_few_layers():
+    assert conv_layer_lengths(3, 5, 3) == [3, 1]
+    with pytest.raises(ValueError, match="stride=3"):
+        HierarchicalConv(2, 8)
+    with pytest.raises(ValueError, match="dim"):
+        HierarchicalConv(25, 2)
+
+
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+@pytest.mark.parametrize("members", [1, 2, 3])
+def test_every_parameter_gets_a_gradient(name, members):
+    interface = build(name, members)
+    interface.train()
+    out = interface(random_stacks(*MEMBERS[members]))
+    assert out.shape == (2, 3, interface.output_dim)
+    out.pow(2).sum().backward()
+    for parameter_name, parameter in interface.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
+
+
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+@pytest.mark.parametrize("members", [1, 3])
+def test_learned_layer_weights_are_distributions_over_each_members_layers(name, members):
+    weights = build(name, members).learned_layer_weights()
+    layer_counts = MEMBERS[members][0]
+    assert [w.shape for w in weights] == [(count,) for count in layer_counts]
+    for vector in weights:
+        assert (vector >= 0).all()
+        torch.testing.assert_close(vector.sum(), torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+def test_state_dict_round_trip_reproduces_outputs(name):
+    trained = build(name, 3)
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    trained.train()
+    trained(random_stacks(*MEMBERS[3]))
+    buffer = io.BytesIO()
+    torch.save(trained.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(1)
+    restored = build_interface(name, *MEMBERS[3])
+    restored.load_state_dict(torch.load(buffer))
+    trained.eval()
+    restored.eval()
+    stacks = random_stacks(*MEMBERS[3], seed=5)
+    assert torch.equal(trained(stacks), restored(stacks))
+
+
+def test_single_member_weighted_sum_is_s3prls_featurizer_math():
+    interface = WeightedSum([5], [6], normalize=True)
+    with torch.no_grad():
+        interface.weights[0].copy_(torch.randn(5))
+    stack = torch.randn(5, 2, 3, 6)
+    normalized = F.layer_norm(stack, (6,))
+    expected = (F.softmax(interface.weights[0], dim=-1).view(5, 1, 1, 1) * normalized).sum(dim=0)
+    assert interface.output_dim == 6
+    torch.testing.assert_close(interface([stack]), expected)
+    assert count_parameters(interface) == 5
+
+
+def test_weighted_sum_fusion_projects_to_the_chosen_dim():
+    interface = WeightedSum([4, 13], [24, 32], output_dim=10)
+    assert interface.output_dim == 10
+    assert interface(random_stacks([4, 13], [24, 32])).shape == (2, 3, 10)
+    with pytest.raises(ValueError, match="output_dim"):
+        WeightedSum([4], [24], output_dim=10)
+
+
+def test_gumbel_temperature_anneals_and_stops_at_tau_end():
+    for schedule in ("exponential", "linear"):
+        interface = GumbelLayerSelect([3], [4], tau_start=2.0, tau_end=0.5, anneal_steps=4, schedule=schedule)
+        stacks = random_stacks([3], [4])
+        temperatures = []
+        for _ in range(6):
+            temperatures.append(interface.temperature)
+            interface(stacks)
+        assert temperatures[0] == pytest.approx(2.0)
+        assert all(a > b for a, b in zip(temperatures[:4], temperatures[1:5]))
+        assert temperatures[4] == temperatures[5] == pytest.approx(0.5)
+        interface.eval()
+        interface(stacks)
+        assert int(interface.step) == 6
+
+
+def test_gumbel_eval_is_deterministic_hard_selection_per_dim():
+    interface = GumbelLayerSelect([5], [6])
+    with torch.no_grad():
+        interface.logits[0].copy_(torch.randn(5, 6))
+    interface.eval()
+    stack = torch.randn(5, 2, 3, 6)
+    choice = interface.logits[0].argmax(dim=0)
+    expected = stack.gather(0, choice.view(1, 1, 1, 6).expand(1, 2, 3, 6)).squeeze(0)
+    assert torch.equal(interface([stack]), expected)
+    assert torch.equal(interface([stack]), expected)
+    counts = torch.bincount(choice, minlength=5).float() / 6
+    torch.testing.assert_close(interface.learned_layer_weights()[0], counts)
+
+
+def test_gumbel_training_is_reproducible_under_a_seed_and_soft():
+    interface = GumbelLayerSelect([5], [6])
+    stack = random_stacks([5], [6])
+    torch.manual_seed(3)
+    first = interface(stack)
+    interface.step.zero_()
+    torch.manual_seed(3)
+    assert torch.equal(first, interface(stack))
+    hard = interface.eval()(stack)
+    assert not torch.equal(first, hard)
+
+
+def test_gumbel_step_survives_state_dict_round_trip():
+    interface = GumbelLayerSelect([3], [4], anneal_steps=10)
+    for _ in range(3):
+        interface(random_stacks([3], [4]))
+    restored = GumbelLayerSelect([3], [4], anneal_steps=10)
+    restored.load_state_dict(interface.state_dict())
+    assert int(restored.step) == 3
+    assert restored.temperature == interface.temperature < 2.0
+
+
+def test_hconv_add_fusion_interpolates_or_rejects_mismatched_dims():
+    interface = HConv([4, 13], [24, 32])
+    assert interface.output_dim == 32
+    with pytest.raises(ValueError, match=r"\[24, 32\].*match_dims: interpolate"):
+        HConv([4, 13], [24, 32], match_dims="error")
+
+
+def test_single_member_hconv_is_plain_hierarchical_conv():
+    torch.manual_seed(0)
+    interface = HConv([13], [8], normalize=True)
+    plain = HierarchicalConv(13, 8, normalize=True)
+    plain.load_state_dict(interface.conv.state_dict())
+    stack = torch.randn(13, 2, 3, 8)
+    torch.testing.assert_close(interface([stack]), plain(stack))
+
+
+def test_chconv_projections_and_their_parameter_counts():
+    with torch.device("meta"):
+        linear = CHConv([13, 13], [768, 768])
+        none = CHConv([13, 13], [768, 768], projection="none")
+    counts = parameter_counts_by_projection([13, 13], [768, 768])
+    assert counts == {"linear": count_parameters(linear), "none": count_parameters(none)}
+    assert counts["linear"] == 1536 * 768 + 768 + 4_424_832
+    assert counts["none"] > counts["linear"]
+    assert linear.output_dim == 768 and none.output_dim == 1536
+    with pytest.raises(ValueError, match="projection_dim"):
+        CHConv([13], [8], projection="none", projection_dim=4)
+
+
+def test_forward_rejects_stacks_that_do_not_match_the_members():
+    interface = build("ws", 2)
+    with pytest.raises(ValueError, match="layer_counts and dims"):
+        interface(random_stacks([4, 13], [24, 16]))
+    with pytest.raises(ValueError, match="align_frames"):
+        interface([torch.randn(4, 2, 3, 24), torch.randn(13, 2, 4, 32)])
+
+
+def test_registry_names_the_nearest_interface_and_setting():
+    with pytest.raises(ValueError, match=r"'hcon'.*'hconv'.*ws, gumd, hconv, chconv"):
+        build_interface("hcon", [13], [8])
+    with pytest.raises(ValueError, match=r"'tau_star'.*'tau_start'.*anneal_steps"):
+        build_interface("gumd", [13], [8], tau_star=1.0)
+    assert isinstance(build_interface("chconv", [4, 13], [8, 8], projection="none"), CHConv)
+
+
+def test_count_parameters_skips_frozen_parameters():
+    interface = WeightedSum([4, 13], [24, 32])
+    interface.merge.projection.weight.requires_grad_(False)
+    assert count_parameters(interface) == 4 + 13 + 32
+
+
+def test_hconv_layer_weights_follow_the_first_conv_taps_touching_each_layer():
+    interface = HConv([13], [8])
+    with torch.no_grad():
+        interface.conv.convs[0].weight[:, :, 2] = 0
+    shares = interface.learned_layer_weights()[0]
+    # stride 3, padding 2: tap 2 alone lands on layers 0, 3, 6, 9, 12
+    assert (shares[[0, 3, 6, 9, 12]] == 0).all()
+    assert (shares[[1, 2, 4, 5, 7, 8, 10, 11]] > 0).all()
