@@ -48,3 +48,14 @@ def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface:
             "the checkpoint's featurizer is s3prl's weighted sum (-s hidden_states) or another stock feature, "
             "but this run builds a fusion interface; use the checkpoint's -s or start a new experiment"
         )
+
+
+def load_checkpoint(path) -> dict:
+    """An s3prl checkpoint (it pickles an argparse.Namespace, so weights-only loading is widened
+    to allow exactly that class)."""
+    import argparse
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        return torch.load(path, map_location="cpu")

@@ -10,10 +10,15 @@ import importlib
 import sys
 
 COMMANDS = {
+    "bench": "s3prl_fusion.bench",
+    "cache": "s3prl_fusion.cache.command",
     "demo": "s3prl_fusion.demo",
     "list": "s3prl_fusion.listing",
     "prepare": "s3prl_fusion.prepare.command",
+    "random-config": "s3prl_fusion.random_config",
+    "report": "s3prl_fusion.report",
     "score": "s3prl_fusion.score",
+    "plot-interface": "s3prl_fusion.plot_interface",
 }
 
 
