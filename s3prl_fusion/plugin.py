@@ -16,7 +16,10 @@ import sys
 import types
 
 from s3prl_fusion import compat
+from s3prl_fusion.audio_io import set_audio_policy
 from s3prl_fusion.checkpoints import atomic_save, check_featurizer_state
+from s3prl_fusion.data_checks import check_data_paths
+from s3prl_fusion.distributed import patch_distributed
 from s3prl_fusion.interfaces import INTERFACES
 
 # our -d tasks -> the module holding their DownstreamExpert
@@ -42,6 +45,10 @@ def patch_runner(runner_module) -> None:
 
     def __init__(self, args, config):
         expand_config_dir(config, getattr(args, "config", None))
+        set_audio_policy(config.get("audio"))
+        check_upstream_name(args)
+        if args.mode in ("train", "evaluate"):
+            check_data_paths(args.downstream, config)
         stock_init(self, args, config)
 
     def _get_featurizer(self):
@@ -75,6 +82,19 @@ def patch_runner(runner_module) -> None:
     runner_class._get_downstream = _get_downstream
     runner_class._s3prl_fusion_patched = True
     runner_module.torch = _torch_with_atomic_save()
+    patch_distributed(runner_module)
+
+
+def check_upstream_name(args) -> None:
+    """An unknown ``-u`` stops with the nearest names instead of an AttributeError from the hub."""
+    if getattr(args, "from_hf_hub", False):
+        return
+    from s3prl import hub
+
+    if not args.upstream or args.upstream.startswith("_") or not hasattr(hub, args.upstream):
+        nearest = difflib.get_close_matches(str(args.upstream), hub.options(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(nearest)}?" if nearest else ""
+        raise ValueError(f"-u {args.upstream} is not an upstream of s3prl's hub.{hint} `s3prl-fusion list` prints the plugin's names.")
 
 
 def check_feature_selection(name: str, upstream, device: str) -> None:

@@ -1,0 +1,42 @@
+"""Check a task's data paths before anything is built, naming the config key to fix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+# task -> [(key under downstream_expert.datarc, "dir" | "file")]
+REQUIRED_PATHS = {
+    "asr": [("libri_root", "dir"), ("bucket_file", "dir"), ("dict_path", "file")],
+    "emotion": [("root", "dir"), ("meta_data", "dir")],
+    "sv_voxceleb1": [("file_path", "dir"), ("test_meta_data", "file")],
+    "ml_superb": [("root", "dir")],
+}
+HOW_TO_PREPARE = {
+    "asr": "s3prl-fusion prepare librispeech --root <LibriSpeech> --out <tables> (or recipes/asr.sh)",
+    "emotion": "s3prl-fusion prepare iemocap (or recipes/emotion.sh)",
+    "sv_voxceleb1": "recipes/sv.sh",
+    "ml_superb": "recipes/ml_superb.sh",
+}
+
+
+class MissingDataError(FileNotFoundError):
+    """A data path of the task config does not exist."""
+
+
+def check_data_paths(task: str, config: dict) -> None:
+    """Raise MissingDataError listing every missing path of ``task`` with its -o key."""
+    datarc = (config.get("downstream_expert") or {}).get("datarc") or {}
+    missing = []
+    for key, kind in REQUIRED_PATHS.get(task, []):
+        value = datarc.get(key)
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        for path in values:
+            exists = Path(path).is_dir() if kind == "dir" else Path(path).is_file()
+            if not exists:
+                missing.append(f"config.downstream_expert.datarc.{key} = {path} ({kind} not found)")
+    if missing:
+        raise MissingDataError(
+            f"task {task}: missing data path(s):\n  " + "\n  ".join(missing)
+            + f"\nSet them with -o \"config.downstream_expert.datarc.<key>='<path>'\"; to prepare them: {HOW_TO_PREPARE[task]}"
+        )

@@ -1,0 +1,70 @@
+"""Configuration mistakes stop before training starts, naming the flag or file to fix."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO_ROOT, run_python
+from s3prl_fusion.interfaces import build_interface
+from s3prl_fusion.upstreams import hub_entries
+from s3prl_fusion.upstreams.fused import FusedUpstream
+from s3prl_fusion.upstreams.members import build_member, normalize_member
+
+
+def runner_failure(tmp_path, *flags) -> str:
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu", *flags], check=False)
+    assert result.returncode != 0
+    assert not list((tmp_path / "exp").glob("states-*.ckpt"))
+    return result.stderr
+
+
+def test_unknown_upstream_name_suggests_the_nearest(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused_wavlm_whispr", "-d", "asr")
+    assert "-u fused_wavlm_whispr is not an upstream" in stderr and "Did you mean fused_wavlm_whisper" in stderr
+
+
+def test_missing_data_paths_are_listed_with_their_keys(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(REPO_ROOT / "downstream_configs/asr/demo_upstream.yaml"), "-s", "hconv", "-d", "asr")
+    assert "config.downstream_expert.datarc.libri_root = /path/to/LibriSpeech (dir not found)" in stderr
+    assert "s3prl-fusion prepare librispeech" in stderr
+
+
+def test_unknown_task_lists_shipped_ones(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-d", "asrr")
+    assert "no config for task -d asrr" in stderr and "asr" in stderr
+
+
+def test_unknown_member_name_suggests_the_nearest():
+    with pytest.raises(ValueError, match="unknown upstream name 'wavlm_base_plux'. Did you mean wavlm_base_plus"):
+        build_member(normalize_member("wavlm_base_plux"))
+    with pytest.raises(ValueError, match="whisper_smal'.*Did you mean whisper_small"):
+        build_member(normalize_member("whisper_smal"))
+
+
+def test_fused_without_members_says_how_to_give_them():
+    with pytest.raises(ValueError, match="-u fused needs its members"):
+        hub_entries()["fused"]()
+
+
+def test_missing_member_yaml_names_the_flag(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"upstream config \(-g\) .*nope.yaml does not exist"):
+        hub_entries()["fused"](model_config=str(tmp_path / "nope.yaml"))
+
+
+def test_members_whose_frame_rates_cannot_be_aligned():
+    slow = {"name": "slow", "kind": "hf", "config": {"model_type": "hubert", "hidden_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 32, "conv_dim": [32] * 3, "conv_kernel": [10, 4, 4],
+            "conv_stride": [5, 32, 32], "num_conv_pos_embeddings": 4, "num_conv_pos_embedding_groups": 2}}
+    fast = {"name": "fast", "kind": "whisper", "config": {"d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32, "decoder_layers": 1, "decoder_attention_heads": 2, "decoder_ffn_dim": 32}}
+    with pytest.raises(ValueError, match="member slow has 3.1 frames/s, over 8x fewer than the fastest member"):
+        FusedUpstream([slow, fast])
+
+
+def test_add_merge_with_unequal_dims_when_interpolation_is_off():
+    with pytest.raises(ValueError, match="match_dims"):
+        build_interface("hconv", [13, 13], [768, 1024], match_dims="error")
+
+
+def test_unknown_interface_setting_names_valid_keys():
+    with pytest.raises(ValueError, match="kernel"):
+        build_interface("hconv", [13], [768], kernel=5)
