@@ -1,0 +1,78 @@
+"""The interfaces through s3prl's newer API (``s3prl.nn``), the path ESPnet's s3prl frontend uses.
+
+    upstream = FusedS3PRLUpstream("fused_wavlm_whisper")          # any -u name, as S3PRLUpstream
+    featurizer = FusionFeaturizer(upstream, interface="hconv")    # or s3prl.nn.Featurizer(upstream)
+    all_hs, all_lens = upstream(wavs, wavs_len)                   # wavs (B, samples), wavs_len (B,)
+    hs, hs_len = featurizer(all_hs, all_lens)                     # (B, T, output_size), (B,)
+
+``FusedS3PRLUpstream`` is ``s3prl.nn.S3PRLUpstream`` whose returned layer list also carries the
+per-member stacks, so s3prl's own ``Featurizer`` (weighted sum) and the plugin's interfaces
+both accept its output.
+"""
+from __future__ import annotations
+
+import torch
+from s3prl.nn import S3PRLUpstream
+from torch import Tensor, nn
+
+from s3prl_fusion.featurizer import member_stacks
+from s3prl_fusion.interfaces import build_interface
+
+
+class LayerList(list):
+    """s3prl.nn's list of layers (B, T, D), plus ``member_stacks``: N tensors (L_i, B, T, D_i)."""
+
+    member_stacks: list[Tensor]
+
+
+class FusedS3PRLUpstream(S3PRLUpstream):
+    """``S3PRLUpstream`` for any upstream name, keeping each member's own layer stack."""
+
+    def forward(self, wavs: Tensor, wavs_len: Tensor) -> tuple[LayerList, list[Tensor]]:
+        """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers, per-layer lengths (B,))."""
+        captured = {}
+        inner_forward = self.upstream.forward
+
+        def capture(wavs_list):
+            features = inner_forward(wavs_list)
+            captured["stacks"], _ = member_stacks(features)
+            return features
+
+        self.upstream.forward = capture
+        try:
+            all_hs, all_lens = super().forward(wavs, wavs_len)
+        finally:
+            del self.upstream.forward
+        frames = all_hs[0].size(1)
+        layers = LayerList(all_hs)
+        layers.member_stacks = [stack[:, :, :frames] for stack in captured["stacks"]]
+        return layers, all_lens
+
+
+class FusionFeaturizer(nn.Module):
+    """``s3prl.nn.Featurizer``'s contract with a fusion interface instead of the weighted sum.
+
+    Args:
+        upstream: a FusedS3PRLUpstream.
+        interface: ``ws`` | ``gumd`` | ``hconv`` | ``chconv``; ``settings`` are its options.
+    """
+
+    def __init__(self, upstream: FusedS3PRLUpstream, interface: str = "hconv", **settings):
+        super().__init__()
+        with torch.no_grad():
+            layers, _ = upstream(torch.randn(1, 16000), torch.tensor([16000]))
+        stacks = layers.member_stacks
+        self.interface = build_interface(interface, [s.size(0) for s in stacks], [s.size(-1) for s in stacks], **settings)
+        self._downsample_rate = upstream.downsample_rates[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.interface.output_dim
+
+    @property
+    def downsample_rate(self) -> int:
+        return self._downsample_rate
+
+    def forward(self, all_hs: LayerList, all_lens: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """(layers from FusedS3PRLUpstream, their lengths) -> ((B, T, output_size), (B,))."""
+        return self.interface(all_hs.member_stacks), all_lens[0]
