@@ -18,6 +18,8 @@ _HOOKS = {
     "huggingface_hub": (None, "s3prl_fusion.compat:patch_huggingface_hub"),
     "s3prl.hub": (None, "s3prl_fusion.plugin:register_upstreams"),
     "s3prl.downstream.runner": (None, "s3prl_fusion.plugin:patch_runner"),
+    "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.task_patches:patch_sv_dataset"),
+    "s3prl.downstream.sv_voxceleb1.expert": (None, "s3prl_fusion.task_patches:patch_sv_expert"),
 }
 
 

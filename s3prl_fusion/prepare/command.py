@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
-DATASETS = {"librispeech": "s3prl_fusion.prepare.librispeech"}
+DATASETS = {
+    "librispeech": "s3prl_fusion.prepare.librispeech",
+    "iemocap": "s3prl_fusion.prepare.iemocap",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SUPERB speaker verification on VoxCeleb1 (train dev/wav, test trials over test/wav, EER),
+# s3prl's `sv_voxceleb1` task.
+#   recipes/sv.sh UPSTREAM INTERFACE VOXCELEB1_ROOT OUT_DIR [s3prl runner flags...]
+# VOXCELEB1_ROOT holds dev/wav/<speaker>/<video>/<n>.wav and test/wav/... (VoxCeleb1,
+# https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html).
+# More knobs (besides those of lib.sh):
+#   SV_HEAD      superb (default: s3prl's x-vector head) | simplified (no frame-level layers,
+#                downstream_configs/sv_voxceleb1/config_simplified.yaml); a CONFIG wins over both
+#   TEST_TRIALS  trial list scored for the result (default: VOXCELEB1_ROOT/veri_test2.txt, the
+#                cleaned VoxCeleb1-O list)
+#   DEV_TRIALS   trial list over dev/wav, scored only if the config's eval_dataloaders names dev
+#                (SUPERB's does not; default: TEST_TRIALS)
+# The checkpoint evaluated is the newest one (or dev-best.ckpt when dev is scored during training).
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 4 ] || fusion_usage VoxCeleb1
+UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
+shift 4
+
+case "${SV_HEAD:-superb}" in
+  superb) ;;
+  simplified) CONFIG="${CONFIG:-$(dirname "$0")/../downstream_configs/sv_voxceleb1/config_simplified.yaml}" ;;
+  *) echo "error: SV_HEAD=${SV_HEAD} is not a head; use SV_HEAD=superb or SV_HEAD=simplified" >&2; exit 2 ;;
+esac
+TEST_TRIALS="${TEST_TRIALS:-$DATA_ROOT/veri_test2.txt}"
+DEV_TRIALS="${DEV_TRIALS:-$TEST_TRIALS}"
+
+for split in dev test; do
+  fusion_require "$DATA_ROOT/$split/wav" "VoxCeleb1 $split audio" "download VoxCeleb1 from https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html and unpack it so that $DATA_ROOT/$split/wav/<speaker>/ exists"
+done
+fusion_require "$TEST_TRIALS" "VoxCeleb1 test trial list" "download veri_test2.txt from https://www.robots.ox.ac.uk/~vgg/data/voxceleb/meta/veri_test2.txt into $DATA_ROOT, or set TEST_TRIALS"
+fusion_require "$DEV_TRIALS" "dev trial list" "set DEV_TRIALS to a trial list over $DATA_ROOT/dev/wav, or leave it unset to reuse TEST_TRIALS"
+
+OVERRIDE_STRING=$(fusion_overrides \
+  "config.downstream_expert.datarc.file_path='$DATA_ROOT'" \
+  "config.downstream_expert.datarc.train_meta_data='$DATA_ROOT/dev/wav'" \
+  "config.downstream_expert.datarc.dev_meta_data='$DEV_TRIALS'" \
+  "config.downstream_expert.datarc.test_meta_data='$TEST_TRIALS'")
+fusion_train sv_voxceleb1 "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "$@"
+fusion_evaluate sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE"
