@@ -14,6 +14,22 @@ DEMO_UPSTREAM = ASR_CONFIGS / "demo_upstream.yaml"
 LIBRISPEECH_MINI = REPO_ROOT / "corpora" / "LibriSpeech"
 
 
+def run_recipe(script: str, arguments: list[str], **environment: str) -> subprocess.CompletedProcess:
+    """``bash recipes/<script> <arguments>`` on the CPU with the demo fused upstream."""
+    env = {
+        **os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1",
+        "UPSTREAM_CONFIG": str(DEMO_UPSTREAM), **environment,
+    }
+    return subprocess.run(["bash", str(REPO_ROOT / "recipes" / script), *arguments], env=env, capture_output=True, text=True, timeout=900)
+
+
+def checked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """The process's result, or an AssertionError carrying the tail of its output."""
+    if result.returncode != 0:
+        raise AssertionError(f"exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")
+    return result
+
+
 def run_python(args: list[str], cwd: Path | None = None, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python <args>`` in a fresh interpreter (so import hooks are exercised from scratch)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, checked, run_recipe
 from s3prl_fusion.prepare.iemocap import LABELS, write_meta_data
 from s3prl_fusion.results.emotion import read_result
-from test_sv_task import checked, run_recipe
 
 IEMOCAP_MINI = REPO_ROOT / "corpora" / "IEMOCAP" / "IEMOCAP_full_release"
 SMOKE_OVERRIDES = ",,".join([

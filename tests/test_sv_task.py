@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import DEMO_UPSTREAM, REPO_ROOT
+from conftest import REPO_ROOT, checked, run_recipe
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"
 SMOKE_OVERRIDES = ",,".join([
@@ -25,21 +23,6 @@ SMOKE_OVERRIDES = ",,".join([
     "config.runner.gradient_accumulate_steps=1",
     "config.runner.save_step=1",
 ])
-
-
-def run_recipe(script: str, arguments: list[str], **environment: str) -> subprocess.CompletedProcess:
-    """``bash recipes/<script> <arguments>`` on the CPU with the demo fused upstream; fails loudly."""
-    env = {
-        **os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1",
-        "UPSTREAM_CONFIG": str(DEMO_UPSTREAM), **environment,
-    }
-    return subprocess.run(["bash", str(REPO_ROOT / "recipes" / script), *arguments], env=env, capture_output=True, text=True, timeout=600)
-
-
-def checked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    if result.returncode != 0:
-        raise AssertionError(f"recipe exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")
-    return result
 
 
 @pytest.fixture(scope="module")

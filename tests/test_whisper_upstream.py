@@ -1,5 +1,4 @@
 """The Whisper encoder upstream on a tiny randomly initialised encoder (no download)."""
-import math
 
 import s3prl_fusion  # noqa: F401  (makes torchaudio importable before transformers' audio models)
 import pytest
