@@ -1,0 +1,140 @@
+# Shared loop of the paper-table recipes (sourced by table1.sh / table2.sh, not run).
+# A table script sets TABLE_TITLE and TABLE_ROWS, lines of "ROW_ID INTERFACE UPSTREAM [HF_ID]":
+#   UPSTREAM  the -u name with multilingual Whisper; LibriSpeech ASR runs its English-only
+#             twin (<name>_en) when the row has a Whisper member
+#   HF_ID     the -k of hf_ssl rows (the Hugging Face model the row stands for)
+# then calls `table_main "$@"`.
+#
+#   recipes/tableN.sh OUT_DIR
+# Results land in OUT_DIR/<row id>/<task>/ (result.json each) and the report in OUT_DIR/report/.
+# A (row, task) whose result.json exists is skipped, so a re-run picks up where it stopped.
+# Environment:
+#   LIBRISPEECH MLSUPERB VOXCELEB1 IEMOCAP   data roots of the tasks asr / mono,multi / sv / emotion
+#   TASKS     tasks to run, from: asr mono multi sv emotion (default: all)
+#   ROWS      row ids to run (default: all rows of the table)
+#   SMOKE=1   every member becomes a small random model of its family (a generated -g file per
+#             upstream), data loaders run in-process, ASR uses the small head of the demo config,
+#             and with STEPS a checkpoint is saved at STEPS
+#   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh); CONFIG and
+#             UPSTREAM_CONFIG are not (each task uses its shipped config, each row its own -g)
+#   LANGUAGES Mono-1h languages (see ml_superb.sh); TEST_TRIALS (see sv.sh)
+#   SV_HEAD   default simplified: the paper's SV head (see sv.sh)
+set -euo pipefail
+shopt -s inherit_errexit
+
+RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python}"
+ALL_TASKS="asr mono multi sv emotion"
+export SV_HEAD="${SV_HEAD:-simplified}"
+
+task_recipe() {  # TASK -> recipe file name
+  case "$1" in
+    asr) echo asr.sh ;;
+    mono | multi) echo ml_superb.sh ;;
+    sv) echo sv.sh ;;
+    emotion) echo emotion.sh ;;
+  esac
+}
+
+task_data_variable() {  # TASK -> name of the environment variable holding its data root
+  case "$1" in
+    asr) echo LIBRISPEECH ;;
+    mono | multi) echo MLSUPERB ;;
+    sv) echo VOXCELEB1 ;;
+    emotion) echo IEMOCAP ;;
+  esac
+}
+
+task_upstream() {  # TASK UPSTREAM -> the -u name the task runs
+  if [ "$1" = asr ] && [[ "$2" == *whisper* ]]; then echo "${2}_en"; else echo "$2"; fi
+}
+
+table_rows() {  # the selected rows of TABLE_ROWS, one per line
+  local ids row_ids="" wanted
+  ids=$(awk 'NF {print $1}' <<< "$TABLE_ROWS")
+  for wanted in ${ROWS:-$ids}; do
+    if ! grep -qx -- "$wanted" <<< "$ids"; then
+      echo "error: ROWS names '$wanted', which is not a row of $TABLE_TITLE; rows: $(echo $ids)" >&2
+      exit 2
+    fi
+    row_ids+=" $wanted"
+  done
+  awk -v wanted="$row_ids" 'BEGIN {n = split(wanted, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1} NF && ($1 in keep)' <<< "$TABLE_ROWS"
+}
+
+check_tasks() {  # validates TASKS: known names, recipe present, data root set and present
+  local task variable
+  for task in $TASKS; do
+    if [ -z "$(task_recipe "$task")" ]; then
+      echo "error: TASKS names '$task'; tasks are: $ALL_TASKS" >&2
+      exit 2
+    fi
+    if [ ! -f "$RECIPES/$(task_recipe "$task")" ]; then
+      echo "error: task $task needs $RECIPES/$(task_recipe "$task"), which does not exist; leave $task out of TASKS" >&2
+      exit 2
+    fi
+    variable=$(task_data_variable "$task")
+    if [ -z "${!variable:-}" ]; then
+      echo "error: task $task needs its data root: set $variable=/path/to/the/data (or leave $task out of TASKS)" >&2
+      exit 2
+    fi
+    if [ ! -d "${!variable}" ]; then
+      echo "error: $variable=${!variable} is not a folder; point it at the $task data" >&2
+      exit 2
+    fi
+  done
+}
+
+smoke_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> path of a -g file with random members
+  local file="$3/smoke_upstreams/$1${2:+-${2//\//_}}.yaml"
+  if [ ! -f "$file" ]; then
+    "$PYTHON" -m s3prl_fusion.cli random-config "$1" ${2:+--ckpt "$2"} --out "$file" > /dev/null
+  fi
+  echo "$file"
+}
+
+smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run added
+  local items=("config.downstream_expert.datarc.num_workers=0")
+  if [ -n "${STEPS:-}" ]; then items+=("config.runner.save_step=${STEPS}"); fi
+  if [ -n "${OVERRIDES:-}" ]; then items+=("$OVERRIDES"); fi
+  local IFS=$'\x1f'
+  local joined="${items[*]}"
+  echo "${joined//$'\x1f'/,,}"
+}
+
+run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
+  local row="$1" interface="$2" task="$5" out_dir="$6"
+  local upstream hf_id="$4" cell="$6/$1/$5" variable upstream_config="" overrides="${OVERRIDES:-}"
+  upstream=$(task_upstream "$task" "$3")
+  if [ -f "$cell/result.json" ]; then
+    echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
+    return
+  fi
+  if [ "${SMOKE:-0}" = 1 ]; then
+    upstream_config=$(smoke_upstream_config "$upstream" "$hf_id" "$out_dir")
+    overrides=$(smoke_overrides)
+  fi
+  variable=$(task_data_variable "$task")
+  echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
+  local config=""
+  if [ "${SMOKE:-0}" = 1 ] && [ "$task" = asr ]; then config="$RECIPES/../downstream_configs/asr/demo.yaml"; fi
+  local flags=() task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$overrides")
+  if [ -n "$hf_id" ]; then flags+=(-k "$hf_id"); fi
+  case "$task" in mono | multi) task_env+=(MODE="$task") ;; esac
+  env "${task_env[@]}" bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}" "$cell" "${flags[@]}"
+}
+
+table_main() {
+  [ $# -eq 1 ] || { echo "usage: $0 OUT_DIR   (environment: see recipes/table_lib.sh)" >&2; exit 2; }
+  local out_dir="$1" rows row interface upstream hf_id task
+  TASKS="${TASKS:-$ALL_TASKS}"
+  rows=$(table_rows)
+  check_tasks
+  mkdir -p "$out_dir"
+  while read -r row interface upstream hf_id <&3; do
+    for task in $TASKS; do
+      run_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
+    done
+  done 3<<< "$rows"
+  "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
+}

@@ -1,0 +1,341 @@
+"""Collect result.json files into the paper's tables: Markdown, CSV and a PNG chart.
+
+    s3prl-fusion report --results result/ --out report/
+
+Writes ``main.md`` / ``main.csv`` (Tables I and II: rows = upstream set x interface, grouped
+into base / large and single models / SSL+SSL / Whisper+SSL; columns LS WER, Mono-1h CER,
+Multi-1h CER, SV EER, ER acc; the best value of each section in bold, or flagged in the
+``<column>_best`` CSV columns; the paper's numbers beside ours where the row is one of the
+paper's), ``per_language.md`` / ``per_language.csv`` (Table III: Mono-1h error rate per
+language and their average) and ``main.png``. Missing cells are ``-``.
+
+A row's upstream set comes from the result's ``upstream`` label (the ``-u`` name: a preset,
+``whisper_<size>``, an s3prl hub name); for ``hf_ssl``, ``whisper`` and ``fused`` it is
+read from the ``-k`` recorded in the experiment's ``args_*.yaml``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from s3prl_fusion.results import RESULT_FILE
+from s3prl_fusion.results.ml_superb import MONO_LANGUAGES
+from s3prl_fusion.upstreams.presets import PRESETS
+
+MISSING = "-"
+INTERFACE_TITLES = {"ws": "WS", "gumd": "GumD", "hconv": "HConv", "chconv": "CHConv", "hidden_states": "WS (s3prl)"}
+SCALES = ("base", "large")
+SECTIONS = ("Single models", "SSL+SSL", "Whisper+SSL")
+GENERIC_UPSTREAMS = ("hf_ssl", "whisper", "fused")
+FAMILY_TITLES = (("wavlm", "WavLM"), ("hubert", "HuBERT"), ("data2vec", "Data2Vec"), ("wav2vec2", "wav2vec 2.0"), ("whisper", "Whisper"))
+WHISPER_SIZES = ("tiny", "base", "small", "medium", "large")
+LARGE_TAGS = ("large", "medium")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    lower_is_better: bool
+
+
+MAIN_COLUMNS = (
+    Column("ls_wer", "LS WER", True),
+    Column("mono_cer", "Mono-1h CER", True),
+    Column("multi_cer", "Multi-1h CER", True),
+    Column("sv_eer", "SV EER", True),
+    Column("er_acc", "ER acc", False),
+)
+LANGUAGE_COLUMNS = (*(Column(language, language, True) for language in MONO_LANGUAGES), Column("average", "average", True))
+# (task, ML-SUPERB mode) of a result -> its main-table column
+TASK_COLUMNS = {
+    ("asr", None): "ls_wer",
+    ("ml_superb", "mono"): "mono_cer",
+    ("ml_superb", "multi"): "multi_cer",
+    ("sv_voxceleb1", None): "sv_eer",
+    ("emotion", None): "er_acc",
+}
+
+# The paper's numbers (SPEC Table I, base; Table II, large) by (our upstream-set label, interface).
+# "Whisper + best SSL" is read as Whisper + WavLM, "best 2 SSL" as HuBERT + WavLM.
+_TABLE_I = {
+    ("WavLM", "ws"): ("WavLM", (5.40, 32.01, 29.2, 3.52, 66.95)),
+    ("WavLM", "hconv"): ("WavLM", (4.78, 30.74, 27.6, 2.79, 70.76)),
+    ("Whisper", "ws"): ("Whisper", (6.73, 26.27, 23.8, 4.64, 69.33)),
+    ("Whisper", "hconv"): ("Whisper", (6.40, 26.23, 21.7, 3.30, 70.36)),
+    ("HuBERT+WavLM", "ws"): ("HuBERT+WavLM", (5.42, 31.89, 29.4, 3.59, 68.29)),
+    ("HuBERT+WavLM", "gumd"): ("HuBERT+WavLM", (5.89, 32.83, 30.3, 5.66, 61.83)),
+    ("HuBERT+WavLM", "hconv"): ("HuBERT+WavLM", (4.86, 30.65, 31.8, 2.74, 70.49)),
+    ("HuBERT+WavLM", "chconv"): ("HuBERT+WavLM", (4.82, 30.40, 29.8, 2.88, 70.55)),
+    ("Whisper+WavLM", "ws"): ("Whisper+best SSL", (4.77, 25.89, 22.9, 3.96, 70.58)),
+    ("Whisper+WavLM", "gumd"): ("Whisper+best SSL", (4.70, 27.37, 23.3, 5.95, 65.24)),
+    ("Whisper+WavLM", "hconv"): ("Whisper+best SSL", (4.93, 24.88, 21.1, 2.90, 71.29)),
+    ("Whisper+WavLM", "chconv"): ("Whisper+best SSL", (4.52, 23.54, 20.2, 3.03, 74.86)),
+    ("Whisper+HuBERT+WavLM", "hconv"): ("Whisper+best 2 SSL", (4.74, 24.75, 22.4, 2.82, 71.71)),
+    ("Whisper Medium+WavLM Large", "hconv"): ("Whisper Med.+best SSL", (None, 22.87, None, 2.19, 73.52)),
+}
+PAPER_ROWS = {
+    key: (paper_label, {column.key: value for column, value in zip(MAIN_COLUMNS, values) if value is not None})
+    for key, (paper_label, values) in _TABLE_I.items()
+}
+
+
+@dataclass(frozen=True)
+class UpstreamSet:
+    """The models of a row: ``label`` such as ``Whisper+WavLM``, its scale and paper section."""
+
+    label: str
+    scale: str
+    section: str
+
+
+@dataclass
+class Row:
+    upstreams: UpstreamSet
+    interface: str
+    values: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def paper(self) -> tuple[str, dict[str, float]] | None:
+        return PAPER_ROWS.get((self.upstreams.label, self.interface))
+
+
+def _member_title(token: str) -> tuple[str, bool, bool]:
+    """A member's name, id or preset short name -> (title, is Whisper, is large scale)."""
+    lowered = token.lower()
+    is_large = any(tag in lowered for tag in LARGE_TAGS)
+    for family, title in FAMILY_TITLES:
+        if family not in lowered:
+            continue
+        if family == "whisper":
+            size = next((size for size in WHISPER_SIZES if size in lowered.replace(family, "", 1)), "small")
+            return ("Whisper" if size == "small" else f"Whisper {size.title()}"), True, is_large
+        return (f"{title} Large" if "large" in lowered else title), False, is_large
+    return token, False, is_large
+
+
+def _member_tokens(upstream: str, ckpt: str | None) -> list[str]:
+    if upstream in PRESETS:
+        return [member["upstream"] for member in PRESETS[upstream]]
+    if upstream in GENERIC_UPSTREAMS and ckpt:
+        return [token.strip() for token in ckpt.split(",") if token.strip()]
+    return [upstream]
+
+
+def describe_upstream(upstream: str, ckpt: str | None = None) -> UpstreamSet:
+    """The upstream set of ``-u upstream [-k ckpt]``; Whisper is named first, as in the paper."""
+    members = [_member_title(token) for token in _member_tokens(upstream, ckpt)]
+    ordered = [member for member in members if member[1]] + [member for member in members if not member[1]]
+    scale = "large" if any(member[2] for member in members) else "base"
+    if len(members) == 1:
+        section = "Single models"
+    elif any(member[1] for member in members):
+        section = "Whisper+SSL"
+    else:
+        section = "SSL+SSL"
+    return UpstreamSet("+".join(member[0] for member in ordered), scale, section)
+
+
+def recorded_upstream_ckpt(expdir: Path) -> str | None:
+    """The ``-k`` of the newest ``args_*.yaml`` s3prl's runner wrote in ``expdir`` (or a sub-folder)."""
+    args_files = sorted(expdir.rglob("args_*.yaml"), key=lambda path: path.name)
+    if not args_files:
+        return None
+    return (yaml.safe_load(args_files[-1].read_text()) or {}).get("upstream_ckpt")
+
+
+def result_column(result: dict) -> str | None:
+    return TASK_COLUMNS.get((result.get("task"), result.get("mode")))
+
+
+def result_files(results_root: Path) -> list[Path]:
+    """The result.json files under ``results_root``, less those inside a folder that has its own
+    (the per-fold or per-language parts of a task's combined result)."""
+    paths = sorted(Path(results_root).rglob(RESULT_FILE))
+    folders = {path.parent for path in paths}
+    return [path for path in paths if not any(parent in folders for parent in path.parent.parents)]
+
+
+def collect_rows(results_root: Path) -> list[Row]:
+    """Every result.json under ``results_root`` placed in its row and column; of two results
+    for one cell the newer file wins, with a warning naming both."""
+    rows: dict[tuple[UpstreamSet, str], Row] = {}
+    for path in result_files(results_root):
+        result = json.loads(path.read_text())
+        column = result_column(result)
+        if column is None:
+            print(f"[report] skipping {path}: task {result.get('task')!r} has no column in the table", file=sys.stderr)
+            continue
+        upstream = str(result.get("upstream") or "unknown")
+        ckpt = recorded_upstream_ckpt(path.parent) if upstream in GENERIC_UPSTREAMS else None
+        key = (describe_upstream(upstream, ckpt), str(result.get("interface") or "unknown"))
+        row = rows.setdefault(key, Row(*key))
+        earlier = row.sources.get(column)
+        if earlier is not None:
+            newer, older = sorted((earlier, path), key=lambda source: source.stat().st_mtime, reverse=True)
+            print(f"[report] two results for {key[0].label} {key[1]} {column}: using {newer}, not {older}", file=sys.stderr)
+            if newer == earlier:
+                continue
+        row.values[column] = float(result["value"])
+        row.sources[column] = path
+        if column == "mono_cer":
+            row.values.update({language: float(value) for language, value in result.get("per_language", {}).items()})
+    return sorted(rows.values(), key=_row_order)
+
+
+def _row_order(row: Row) -> tuple:
+    interfaces = list(INTERFACE_TITLES)
+    return (
+        SCALES.index(row.upstreams.scale),
+        SECTIONS.index(row.upstreams.section),
+        row.upstreams.label.count("+"),
+        row.upstreams.label,
+        interfaces.index(row.interface) if row.interface in interfaces else len(interfaces),
+        row.interface,
+    )
+
+
+def with_language_average(rows: list[Row]) -> list[Row]:
+    """The rows with any Mono-1h language result, each with ``average`` over its languages."""
+    language_rows = []
+    for row in rows:
+        present = [row.values[language] for language in MONO_LANGUAGES if language in row.values]
+        if present:
+            row.values["average"] = sum(present) / len(present)
+            language_rows.append(row)
+    return language_rows
+
+
+def sections(rows: list[Row]) -> list[tuple[str, str, list[Row]]]:
+    """(scale, section, rows) groups in table order."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.upstreams.scale, row.upstreams.section), []).append(row)
+    return [(scale, section, members) for (scale, section), members in groups.items()]
+
+
+def best_in_section(rows: list[Row], columns: tuple[Column, ...]) -> set[tuple[int, str]]:
+    """(row id, column key) of the best value of each column among ``rows`` (ties all count)."""
+    best = set()
+    for column in columns:
+        values = [row.values[column.key] for row in rows if column.key in row.values]
+        if not values:
+            continue
+        target = min(values) if column.lower_is_better else max(values)
+        best.update((id(row), column.key) for row in rows if row.values.get(column.key) == target)
+    return best
+
+
+def _number(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.2f}"
+
+
+def _column_title(column: Column) -> str:
+    return f"{column.title} {'↓' if column.lower_is_better else '↑'}"
+
+
+def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> str:
+    lines = [f"# {title}", ""]
+    if not rows:
+        return "\n".join([*lines, "No results.", ""])
+    header = ["Upstreams", "Interface", *(_column_title(column) for column in columns)]
+    if with_paper:
+        header += ["Paper row", *(f"paper {column.title}" for column in columns)]
+    for scale, section, section_rows in sections(rows):
+        best = best_in_section(section_rows, columns)
+        lines += [f"## {scale.title()} — {section}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row in section_rows:
+            cells = [row.upstreams.label, INTERFACE_TITLES.get(row.interface, row.interface)]
+            for column in columns:
+                text = _number(row.values.get(column.key))
+                cells.append(f"**{text}**" if (id(row), column.key) in best else text)
+            if with_paper:
+                paper_label, paper_values = row.paper or (MISSING, {})
+                cells += [paper_label, *(_number(paper_values.get(column.key)) for column in columns)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> None:
+    header = ["scale", "section", "upstreams", "interface"]
+    for column in columns:
+        header += [column.key, f"{column.key}_best"] + ([f"{column.key}_paper"] if with_paper else [])
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for scale, section, section_rows in sections(rows):
+            best = best_in_section(section_rows, columns)
+            for row in section_rows:
+                paper_values = (row.paper or (None, {}))[1]
+                cells = [scale, section, row.upstreams.label, row.interface]
+                for column in columns:
+                    cells += [_number(row.values.get(column.key)), int((id(row), column.key) in best)]
+                    if with_paper:
+                        cells.append(_number(paper_values.get(column.key)))
+                writer.writerow(cells)
+
+
+def plot_main_table(path: Path, rows: list[Row]) -> None:
+    """One horizontal bar panel per metric, a bar per row; the paper's value as a black tick."""
+    figure = Figure(figsize=(4 * len(MAIN_COLUMNS), 0.45 * max(len(rows), 2) + 1.5))
+    labels = [f"{row.upstreams.label} {INTERFACE_TITLES.get(row.interface, row.interface)}" for row in rows]
+    for index, column in enumerate(MAIN_COLUMNS):
+        axes = figure.add_subplot(1, len(MAIN_COLUMNS), index + 1)
+        positions = list(range(len(rows)))
+        axes.barh(positions, [row.values.get(column.key, 0.0) for row in rows], color="tab:blue")
+        paper = [(position, (row.paper or (None, {}))[1].get(column.key)) for position, row in zip(positions, rows)]
+        paper = [(position, value) for position, value in paper if value is not None]
+        if paper:
+            axes.scatter([value for _, value in paper], [position for position, _ in paper], marker="|", s=200, color="black", label="paper")
+            axes.legend(loc="lower right", fontsize="small")
+        axes.set_yticks(positions)
+        axes.set_yticklabels(labels if index == 0 else [""] * len(rows), fontsize="small")
+        axes.invert_yaxis()
+        axes.set_title(_column_title(column))
+    figure.tight_layout()
+    FigureCanvasAgg(figure).print_png(str(path))
+
+
+def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:
+    """Write every report file; returns {kind: path}."""
+    results_root = Path(results_root)
+    if not results_root.is_dir():
+        raise FileNotFoundError(f"--results {results_root} is not a folder; point it at the folder holding the experiments' {RESULT_FILE} files")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = collect_rows(results_root)
+    language_rows = with_language_average(rows)
+    files = {
+        "main_md": out_dir / "main.md",
+        "main_csv": out_dir / "main.csv",
+        "main_png": out_dir / "main.png",
+        "per_language_md": out_dir / "per_language.md",
+        "per_language_csv": out_dir / "per_language.csv",
+    }
+    files["main_md"].write_text(render_markdown("Tables I / II: downstream results (ours, then the paper's)", rows, MAIN_COLUMNS, with_paper=True), encoding="utf-8")
+    write_csv(files["main_csv"], rows, MAIN_COLUMNS, with_paper=True)
+    plot_main_table(files["main_png"], rows)
+    per_language_title = "Table III: Mono-1h error rate per language (CER; jpn and cmn are word-level: WER)"
+    files["per_language_md"].write_text(render_markdown(per_language_title, language_rows, LANGUAGE_COLUMNS, with_paper=False), encoding="utf-8")
+    write_csv(files["per_language_csv"], language_rows, LANGUAGE_COLUMNS, with_paper=False)
+    return files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, help="folder searched (recursively) for result.json files")
+    parser.add_argument("--out", required=True, help="folder for main.{md,csv,png} and per_language.{md,csv}")
+
+
+def run(args: argparse.Namespace) -> None:
+    for path in write_report(Path(args.results), Path(args.out)).values():
+        print(path)

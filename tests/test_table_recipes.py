@@ -1,0 +1,125 @@
+"""The paper-table recipes end to end in smoke mode (random stand-in members, 2 steps) on the
+bundled corpora, and their up-front checks.
+
+Every runner process costs seconds on a CPU, so each table runs a small slice; together the
+slices touch every task whose recipe loops over one model per cell:
+    table1.sh  rows wavlm-hconv (single hf_ssl member) and whisper_best_ssl-chconv; tasks asr, sv
+    table2.sh  rows whisper_medium-ws and whisper_medium_best_ssl-hconv; task multi
+    table3.sh  row whisper_best_ssl-hconv; Mono-1h languages eng1 and jpn (word-level)
+The emotion task (five folds, ten runner processes per cell) is left to its own recipe's test;
+its results in the report are covered by test_report.py.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+RECIPES = REPO_ROOT / "recipes"
+CORPORA = REPO_ROOT / "corpora"
+
+
+def smoke_environment(**extra) -> dict:
+    return {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "OMP_NUM_THREADS": "2",
+        "SMOKE": "1",
+        "STEPS": "2",
+        "DEVICE": "cpu",
+        "LIBRISPEECH": str(CORPORA / "LibriSpeech"),
+        "MLSUPERB": str(CORPORA / "ml_superb"),
+        "VOXCELEB1": str(CORPORA / "VoxCeleb1"),
+        "IEMOCAP": str(CORPORA / "IEMOCAP" / "IEMOCAP_full_release"),
+        "TEST_TRIALS": str(CORPORA / "VoxCeleb1" / "veri_test_mini.txt"),
+        "OVERRIDES": "config.downstream_expert.datarc.vad_config.min_sec=8000",  # the bundled VoxCeleb1 clips are short
+        **extra,
+    }
+
+
+def run_table(script: str, out_dir: Path, check: bool = True, **extra) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["bash", str(RECIPES / script), str(out_dir)], env=smoke_environment(**extra), capture_output=True, text=True, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}")
+    return result
+
+
+def report_rows(out_dir: Path, name: str) -> dict[tuple[str, str], dict]:
+    with open(out_dir / "report" / f"{name}.csv", newline="", encoding="utf-8") as file:
+        return {(row["upstreams"], row["interface"]): row for row in csv.DictReader(file)}
+
+
+@pytest.fixture(scope="module")
+def table1(tmp_path_factory):
+    tasks = ["asr", "sv"]
+    out_dir = tmp_path_factory.mktemp("table1")
+    run_table("table1.sh", out_dir, ROWS="wavlm-hconv whisper_best_ssl-chconv", TASKS=" ".join(tasks))
+    return out_dir, tasks
+
+
+def test_table1_report_holds_the_chosen_rows_with_their_metrics(table1):
+    out_dir, tasks = table1
+    rows = report_rows(out_dir, "main")
+    assert set(rows) == {("WavLM", "hconv"), ("Whisper+WavLM", "chconv")}
+    columns = {"asr": "ls_wer", "sv": "sv_eer"}
+    for row in rows.values():
+        for task in tasks:
+            assert row[columns[task]] != "-"
+    assert rows["Whisper+WavLM", "chconv"]["ls_wer_paper"] == "4.52"
+    markdown = (out_dir / "report" / "main.md").read_text()
+    assert "| WavLM | HConv |" in markdown and "| Whisper+WavLM | CHConv |" in markdown
+
+
+def test_table1_asr_runs_the_english_whisper_with_random_members(table1):
+    out_dir, tasks = table1
+    smoke_config = (out_dir / "smoke_upstreams" / "fused_wavlm_whisper_en.yaml").read_text()
+    assert "config:" in smoke_config
+    assert (out_dir / "whisper_best_ssl-chconv" / "asr" / "result.json").is_file()
+    assert '"upstream": "fused_wavlm_whisper_en"' in (out_dir / "whisper_best_ssl-chconv" / "asr" / "result.json").read_text()
+
+
+def test_a_finished_cell_is_skipped_on_a_rerun(table1):
+    out_dir, tasks = table1
+    result = run_table("table1.sh", out_dir, ROWS="wavlm-hconv", TASKS=" ".join(tasks))
+    assert result.stdout.count("exists, skipping") == len(tasks)
+
+
+def test_table2_multi_rows_land_in_the_large_sections(tmp_path):
+    run_table("table2.sh", tmp_path, ROWS="whisper_medium-ws whisper_medium_best_ssl-hconv", TASKS="multi")
+    rows = report_rows(tmp_path, "main")
+    assert set(rows) == {("Whisper Medium", "ws"), ("Whisper Medium+WavLM Large", "hconv")}
+    assert {row["scale"] for row in rows.values()} == {"large"}
+    assert all(row["multi_cer"] != "-" for row in rows.values())
+
+
+def test_table3_reports_mono_error_rates_per_language(tmp_path):
+    run_table("table3.sh", tmp_path, ROWS="whisper_best_ssl-hconv", LANGUAGES="eng1 jpn")
+    rows = report_rows(tmp_path, "per_language")
+    row = rows["Whisper+WavLM", "hconv"]
+    assert row["eng1"] != "-" and row["jpn"] != "-" and row["fra1"] == "-"
+    assert float(row["average"]) == pytest.approx((float(row["eng1"]) + float(row["jpn"])) / 2, abs=0.01)
+    assert sorted(path.name for path in (tmp_path / "whisper_best_ssl-hconv" / "mono").iterdir() if path.is_dir()) == ["eng1", "jpn"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"ROWS": "no-such-row"}, "ROWS names 'no-such-row'"),
+        ({"TASKS": "asr", "LIBRISPEECH": ""}, "set LIBRISPEECH="),
+        ({"TASKS": "mono", "MLSUPERB": "/nonexistent/ml_superb"}, "MLSUPERB=/nonexistent/ml_superb is not a folder"),
+        ({"TASKS": "pos"}, "TASKS names 'pos'"),
+    ],
+)
+def test_table_scripts_check_rows_tasks_and_data_first(tmp_path, extra, message):
+    result = run_table("table1.sh", tmp_path / "out", check=False, **extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()
