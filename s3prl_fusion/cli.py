@@ -1,7 +1,8 @@
 """``s3prl-fusion``: the plugin's command line.
 
 Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``; the first line of
-its docstring is its help text.
+its docstring is its help text. Only the module of the command being run is imported (the
+full list is imported for ``--help``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ COMMANDS = {
     "prepare": "s3prl_fusion.prepare.command",
     "random-config": "s3prl_fusion.random_config",
     "report": "s3prl_fusion.report",
+    "export": "s3prl_fusion.export",
     "score": "s3prl_fusion.score",
     "plot-interface": "s3prl_fusion.plot_interface",
 }
@@ -30,11 +32,13 @@ def _add_run_command(subparsers) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand, or only ``command`` when it is a known one."""
     parser = argparse.ArgumentParser(prog="s3prl-fusion", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_run_command(subparsers)
-    for name, module_name in COMMANDS.items():
+    selected = {command: COMMANDS[command]} if command in COMMANDS else COMMANDS
+    for name, module_name in selected.items():
         module = importlib.import_module(module_name)
         subparser = subparsers.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__)
         module.add_arguments(subparser)
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
 
         run_downstream(argv[1:])
         return
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     args.handler(args)
 
 

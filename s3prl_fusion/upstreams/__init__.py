@@ -11,6 +11,7 @@ initialised member from a config, or to pick Whisper's length mode.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -91,5 +92,6 @@ def hub_entries() -> dict[str, Callable[..., nn.Module]]:
     entries["whisper"] = _single_member_factory("whisper", None, "Whisper encoder from -k (id or path)")
     entries["hf_ssl"] = _single_member_factory("hf", None, "Hugging Face speech SSL encoder from -k (id or path)")
     entries["fused"] = _fused_factory
+    entries["fused_cache"] = importlib.import_module("s3prl_fusion.cache.upstream").cached_fused_factory
     entries.update({name: _preset_factory(name) for name in PRESETS})
     return entries
