@@ -1,0 +1,364 @@
+"""Measure fusion overhead, interface cost, Whisper's length modes, the feature cache and peak memory in one run.
+
+Every number is a ratio of two timings (or memory peaks) taken in the same run on the same
+machine, next to its target:
+
+- fusion overhead: the fused forward's time outside its members' forwards (stacking, frame
+  alignment) over the time inside them, both from the same call (forward hooks on the
+  members), so run-to-run noise does not enter; the members are also timed alone;
+- each interface's forward + backward on the aligned stacks, over the members' forwards;
+- Whisper ``exact`` against ``pad30`` per audio length, and how far the features move
+  (cosine similarity of each layer's valid frames);
+- training steps per second of a small ASR-like head (Linear, BiLSTM, CTC) behind an
+  interface, fed from a feature cache against running the members;
+- peak memory of the fused forward against the larger of the members' peaks summed and the
+  aligned stacks' size. On CUDA: ``torch.cuda.max_memory_allocated``. On CPU: the peak of
+  bytes held through torch's CPU allocator during the call, summed from the allocation events
+  of torch's profiler (``profile_memory=True``).
+
+Defaults: a WavLM Base-size and a Whisper-small-size member, randomly initialised from
+transformers config classes, 8 utterances of 10 s. ``--quick``: small members, short audio.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import soundfile
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from s3prl_fusion.cache.builder import build_cache, cache_settings
+from s3prl_fusion.cache.sources import read_waveform
+from s3prl_fusion.cache.upstream import CachedFusedUpstream
+from s3prl_fusion.interfaces import INTERFACES, build_interface
+from s3prl_fusion.upstreams.fused import FusedUpstream
+from s3prl_fusion.upstreams.random_members import random_member_override
+from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
+
+SAMPLE_RATE = 16000
+WHISPER_SMALL_SIZE = {
+    "d_model": 768, "encoder_layers": 12, "encoder_attention_heads": 12, "encoder_ffn_dim": 3072,
+    "decoder_layers": 1, "decoder_attention_heads": 12, "decoder_ffn_dim": 3072, "num_mel_bins": 80,
+}
+CACHE_INTERFACES = ("ws", "hconv")
+
+
+@dataclass
+class BenchSetup:
+    """What one bench run measures on."""
+
+    members: list[dict]
+    seconds: float
+    batch: int
+    whisper_seconds: tuple[float, ...]
+    repeats: int
+    online_steps: int
+    cached_steps: int
+
+
+def default_setup() -> BenchSetup:
+    """WavLM Base size (``WavLMConfig()`` defaults: 13 x 768) + Whisper small size (13 x 768)."""
+    members = [
+        {"name": "wavlm_base_size", "kind": "hf", "config": {"model_type": "wavlm"}},
+        {"name": "whisper_small_size", "kind": "whisper", "length_mode": "exact", "config": dict(WHISPER_SMALL_SIZE)},
+    ]
+    return BenchSetup(members, seconds=10.0, batch=8, whisper_seconds=(2.0, 5.0, 15.0), repeats=2, online_steps=2, cached_steps=5)
+
+
+def quick_setup() -> BenchSetup:
+    """Small random members of the same families, short audio: seconds on a CPU."""
+    members = [
+        {"name": "wavlm_small", **random_member_override({"upstream": "microsoft/wavlm-base-plus"})},
+        {"name": "whisper_small_random", "length_mode": "exact", **random_member_override({"upstream": "whisper_small"})},
+    ]
+    return BenchSetup(members, seconds=1.0, batch=2, whisper_seconds=(0.5, 1.0, 2.0), repeats=1, online_steps=1, cached_steps=2)
+
+
+class AsrLikeHead(nn.Module):
+    """(B, T, D) features -> CTC loss over random character targets: Linear(D -> 256), BiLSTM(256), Linear(-> vocab)."""
+
+    def __init__(self, input_dim: int, vocab: int = 32, hidden: int = 256):
+        super().__init__()
+        self.project = nn.Linear(input_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
+        self.classify = nn.Linear(2 * hidden, vocab)
+
+    def forward(self, features: Tensor, lengths: Tensor, targets: Tensor, target_lengths: Tensor) -> Tensor:
+        hidden, _ = self.lstm(self.project(features))
+        log_probs = self.classify(hidden).log_softmax(-1).transpose(0, 1)  # (T, B, vocab)
+        return F.ctc_loss(log_probs, targets, lengths.cpu(), target_lengths, zero_infinity=True)
+
+
+@dataclass
+class Row:
+    label: str
+    value: float
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(function: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Fastest wall time of ``repeats`` calls, in seconds."""
+    best = math.inf
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        function()
+        _synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _cpu_allocator_peak(function: Callable[[], object]) -> int:
+    """Peak bytes held through torch's CPU allocator during ``function``, above what was held
+    before, from the profiler's allocation events in time order."""
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiler:
+        function()
+    allocations = []
+    pending = list(profiler.profiler.kineto_results.experimental_event_tree())
+    while pending:
+        node = pending.pop()
+        pending.extend(node.children)
+        if node.tag == _EventType.Allocation and node.extra_fields.device.type == "cpu":
+            allocations.append((node.start_time_ns, node.extra_fields.alloc_size))
+    held = peak = 0
+    for _, size in sorted(allocations):
+        held += size
+        peak = max(peak, held)
+    return peak
+
+
+def peak_memory(function: Callable[[], object], device: torch.device) -> int:
+    """Peak bytes allocated by ``function`` above the memory already allocated."""
+    if device.type == "cuda":
+        _synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        function()
+        _synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    return _cpu_allocator_peak(function)
+
+
+def _layer_cosines(exact: list[Tensor], padded: list[Tensor], lengths: Tensor) -> list[float]:
+    """Per layer: mean cosine similarity of the two modes' features over every valid frame."""
+    valid = torch.arange(exact[0].size(1), device=lengths.device)[None, :] < lengths[:, None]
+    return [F.cosine_similarity(a[valid], b[valid], dim=-1).mean().item() for a, b in zip(exact, padded)]
+
+
+class Bench:
+    def __init__(self, setup: BenchSetup, device: torch.device):
+        self.setup = setup
+        self.device = device
+        torch.manual_seed(0)
+        self.fused = FusedUpstream(setup.members).to(device).eval()
+        samples = int(setup.seconds * SAMPLE_RATE)
+        self.wavs = [(0.1 * torch.randn(samples)).to(device) for _ in range(setup.batch)]
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+
+    def _member_forward(self, member: nn.Module, wavs: list[Tensor]):
+        with torch.no_grad():
+            return member(wavs)
+
+    def _fused_forward(self):
+        with torch.no_grad():
+            return self.fused(self.wavs)
+
+    def _fused_forward_with_member_times(self) -> tuple[float, float]:
+        """One fused forward: (its wall time, the time spent inside its members' forwards),
+        the latter from forward hooks on the members, in the same call."""
+        inside = []
+
+        def started(module, args):
+            _synchronize(self.device)
+            module._bench_started = time.perf_counter()
+
+        def finished(module, args, output):
+            _synchronize(self.device)
+            inside.append(time.perf_counter() - module._bench_started)
+
+        handles = [hook for member in self.fused.members for hook in (member.register_forward_pre_hook(started), member.register_forward_hook(finished))]
+        try:
+            total = best_time(self._fused_forward, 1, self.device)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return total, sum(inside)
+
+    def fusion_overhead(self) -> float:
+        """Fusion overhead within the fused forward (its time outside the members' forwards, over
+        the time inside them), best of ``repeats`` calls; the members are also timed alone.
+        Returns the members' summed forward time."""
+        self._fused_forward()
+        fused_time, inside_time = min(self._fused_forward_with_member_times() for _ in range(self.setup.repeats))
+        member_times = [best_time(lambda: self._member_forward(member, self.wavs), self.setup.repeats, self.device) for member in self.fused.members]
+        for name, seconds in zip(self.fused.member_names, member_times):
+            self.notes.append(f"member {name} forward alone: {seconds:.3f} s")
+        self.notes.append(
+            f"fused forward: {fused_time:.3f} s, of which {inside_time:.3f} s inside the members; members run alone, "
+            f"summed: {sum(member_times):.3f} s (fused / that - 1: {100 * (fused_time / sum(member_times) - 1):.1f}%, across calls)"
+        )
+        overhead = 100 * (fused_time - inside_time) / inside_time
+        self.rows.append(Row("fusion overhead (fused fwd outside members / inside)", overhead, "%", "<= 3%", overhead <= 3))
+        return sum(member_times)
+
+    def interfaces(self, members_time: float) -> None:
+        features = self._fused_forward()
+        stacks, members = features["fusion_stacks"], features["fusion_members"]
+        layer_counts, dims = [s.size(0) for s in stacks], [s.size(-1) for s in stacks]
+        for name in INTERFACES:
+            interface = build_interface(name, layer_counts, dims).to(self.device).train()
+
+            def step():
+                interface.zero_grad(set_to_none=True)
+                interface(stacks).pow(2).mean().backward()
+
+            step()
+            ratio = 100 * best_time(step, self.setup.repeats, self.device) / members_time
+            target, passed = ("<= 10%", ratio <= 10) if name == "hconv" else ("", None)
+            self.rows.append(Row(f"{name} fwd+bwd / members' fwd", ratio, "%", target, passed))
+
+    def whisper_length_modes(self) -> None:
+        whisper = next((m for m in self.fused.members if isinstance(m, WhisperEncoderUpstream)), None)
+        if whisper is None:
+            self.notes.append("no Whisper member: length modes not compared")
+            return
+        for seconds in self.setup.whisper_seconds:
+            wavs = [(0.1 * torch.randn(int(seconds * SAMPLE_RATE))).to(self.device) for _ in range(self.setup.batch)]
+            timings, outputs = {}, {}
+            for mode in ("exact", "pad30"):
+                whisper.length_mode = mode
+                outputs[mode] = self._member_forward(whisper, wavs)
+                timings[mode] = best_time(lambda: self._member_forward(whisper, wavs), 1, self.device)
+            whisper.length_mode = "exact"
+            speedup = timings["pad30"] / timings["exact"]
+            target, passed = (">= 4x", speedup >= 4) if seconds == 5.0 else ("", None)
+            self.rows.append(Row(f"Whisper pad30 / exact time, {seconds:g} s audio", speedup, "x", target, passed))
+            cosines = _layer_cosines(outputs["exact"]["hidden_states"], outputs["pad30"]["hidden_states"], outputs["exact"]["feature_lengths"])
+            self.rows.append(Row(f"Whisper exact vs pad30 cosine, {seconds:g} s (min over layers)", min(cosines), ""))
+            self.notes.append(f"cosine exact vs pad30 per layer, {seconds:g} s: " + " ".join(f"{c:.3f}" for c in cosines))
+
+    def _write_audio(self, folder: Path) -> list[Path]:
+        paths = []
+        for index, wav in enumerate(self.wavs):
+            path = folder / f"utterance{index}.wav"
+            soundfile.write(str(path), wav.cpu().numpy(), SAMPLE_RATE, subtype="FLOAT")
+            paths.append(path)
+        return paths
+
+    def _training_rates(self, upstreams: dict[str, nn.Module], wavs: list[Tensor], interface_name: str, layout: tuple) -> dict[str, float]:
+        """Steps per second of upstream (no grad) -> interface -> AsrLikeHead -> Adam, for each
+        upstream in turn on one interface and head; one cached step warms them up first."""
+        torch.manual_seed(0)
+        interface = build_interface(interface_name, *layout).to(self.device)
+        head = AsrLikeHead(interface.output_dim).to(self.device)
+        optimizer = torch.optim.Adam([*interface.parameters(), *head.parameters()], lr=1e-4)
+
+        def step(upstream: nn.Module) -> None:
+            with torch.no_grad():
+                features = upstream(wavs)
+            lengths = features["fusion_lengths"]
+            target_lengths = torch.clamp(lengths // 4, min=1).cpu()
+            targets = torch.randint(1, 32, (int(target_lengths.sum()),))
+            loss = head(interface(features["fusion_stacks"]), lengths, targets, target_lengths)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        step(upstreams["cached"])
+        steps = {"cached": self.setup.cached_steps, "on the fly": self.setup.online_steps}
+        return {name: 1 / best_time(lambda: step(upstream), steps[name], self.device) for name, upstream in upstreams.items()}
+
+    def cache_speedup(self) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            folder = Path(folder)
+            files = self._write_audio(folder)
+            settings = cache_settings(self.fused, "bench", None, 0, "fp16", self.device)
+            manifest = build_cache(self.fused, settings, files, folder / "cache", self.device, batch_size=self.setup.batch, log=lambda _: None)
+            self.notes += ["cache (fp16): " + line.strip() for line in manifest.disk_usage_lines()]
+            cached = CachedFusedUpstream(folder / "cache")
+            wavs = [read_waveform(path).to(self.device) for path in files]
+            upstreams = {"cached": cached, "on the fly": self.fused}
+            for name in CACHE_INTERFACES:
+                rates = self._training_rates(upstreams, wavs, name, (cached.layer_counts, cached.dims))
+                self.notes.append(f"{name} training: cached {rates['cached']:.3f} steps/s, on the fly {rates['on the fly']:.3f} steps/s")
+                speedup = rates["cached"] / rates["on the fly"]
+                self.rows.append(Row(f"cached / on-the-fly steps/s ({name} + ASR-like head)", speedup, "x", ">= 10x", speedup >= 10))
+
+    def memory(self) -> None:
+        member_peaks = [peak_memory(lambda: self._member_forward(member, self.wavs), self.device) for member in self.fused.members]
+        fused_peak = peak_memory(self._fused_forward, self.device)
+        aligned_bytes = sum(stack.numel() * stack.element_size() for stack in self._fused_forward()["fusion_stacks"])
+        reference = max(sum(member_peaks), aligned_bytes)
+        method = "torch.cuda.max_memory_allocated" if self.device.type == "cuda" else "torch profiler CPU allocation events"
+        self.notes.append(
+            f"peak memory ({method}): fused {fused_peak / 2**20:.0f} MiB; members {[round(p / 2**20) for p in member_peaks]} MiB; "
+            f"aligned stacks {aligned_bytes / 2**20:.0f} MiB"
+        )
+        ratio = fused_peak / reference
+        self.rows.append(Row("fused peak / max(sum of member peaks, aligned stacks)", ratio, "x", "<= 1.25x", ratio <= 1.25))
+
+    def run(self) -> None:
+        _progress("fusion overhead")
+        members_time = self.fusion_overhead()
+        _progress("interfaces")
+        self.interfaces(members_time)
+        _progress("Whisper length modes")
+        self.whisper_length_modes()
+        _progress("feature cache")
+        self.cache_speedup()
+        _progress("peak memory")
+        self.memory()
+
+
+def _progress(section: str) -> None:
+    print(f"[bench] {time.strftime('%H:%M:%S')} {section}", file=sys.stderr, flush=True)
+
+
+def format_table(rows: list[Row]) -> str:
+    width = max(len(row.label) for row in rows)
+    lines = [f"| {'measurement':<{width}} | {'value':>9} | {'target':>8} | {'result':<6} |", f"|{'-' * (width + 2)}|{'-' * 11}|{'-' * 10}|{'-' * 8}|"]
+    for row in rows:
+        verdict = "" if row.passed is None else ("pass" if row.passed else "FAIL")
+        lines.append(f"| {row.label:<{width}} | {row.value:>8.3f}{row.unit:<1} | {row.target:>8} | {verdict:<6} |")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="small members and short audio (seconds on a CPU)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seconds", type=float, help="utterance length (default 10; --quick 1)")
+    parser.add_argument("--batch", type=int, help="utterances per batch (default 8; --quick 2)")
+
+
+def run(args: argparse.Namespace) -> None:
+    setup = quick_setup() if args.quick else default_setup()
+    setup.seconds = args.seconds or setup.seconds
+    setup.batch = args.batch or setup.batch
+    device = torch.device(args.device)
+    bench = Bench(setup, device)
+    print(
+        f"device {device} ({torch.get_num_threads()} threads), members {bench.fused.member_names}, "
+        f"{setup.batch} utterances x {setup.seconds:g} s, best of {setup.repeats}"
+    )
+    bench.run()
+    print(format_table(bench.rows))
+    print("\n".join(bench.notes))

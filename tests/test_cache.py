@@ -1,0 +1,177 @@
+"""The feature cache: build over bundled audio, read back what the members compute, refuse what does not match."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import DEMO_UPSTREAM, LIBRISPEECH_MINI
+from s3prl_fusion.cache import CacheMissError, CachedFusedUpstream, waveform_key
+from s3prl_fusion.cache.builder import build_fused_upstream
+from s3prl_fusion.cache.manifest import Manifest
+from s3prl_fusion.cache.shards import CorruptShardError
+from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
+from s3prl_fusion.cache.upstream import CacheSettingsMismatch
+from s3prl_fusion.cli import main as cli_main
+from s3prl_fusion.upstreams import hub_entries, read_upstream_options
+
+SEED = 1337
+
+
+@pytest.fixture(scope="module")
+def audio_files() -> list[Path]:
+    return sorted((LIBRISPEECH_MINI / "dev-clean").rglob("*.flac"))[:4]
+
+
+@pytest.fixture(scope="module")
+def wav_list(tmp_path_factory, audio_files) -> Path:
+    path = tmp_path_factory.mktemp("inputs") / "wavs.txt"
+    path.write_text("# dev-clean sample\n" + "\n".join(map(str, audio_files)) + "\n")
+    return path
+
+
+def build(out: Path, wav_list: Path, *extra: str) -> None:
+    cli_main(["cache", "build", "-u", "fused", "-g", str(DEMO_UPSTREAM), "--wav-list", str(wav_list),
+              "--out", str(out), "--device", "cpu", "--seed", str(SEED), "--shard-mb", "0.1", *extra])
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory, wav_list) -> Path:
+    out = tmp_path_factory.mktemp("cache") / "fp32"
+    build(out, wav_list, "--dtype", "fp32")
+    return out
+
+
+@pytest.fixture(scope="module")
+def fused():
+    return build_fused_upstream("fused", None, str(DEMO_UPSTREAM), SEED).eval()
+
+
+def declared() -> dict:
+    return read_upstream_options(str(DEMO_UPSTREAM))
+
+
+def test_fp32_cache_equals_on_the_fly_features(cache_dir, fused, audio_files):
+    wavs = [read_waveform(path) for path in audio_files[:3]]
+    cached = CachedFusedUpstream(cache_dir, declared())(wavs)
+    assert cached["fusion_members"] == ["wavlm_small_random", "whisper_small_random"]
+    for position, wav in enumerate(wavs):
+        with torch.no_grad():
+            alone = fused([wav])
+        frames = int(alone["fusion_lengths"][0])
+        assert int(cached["fusion_lengths"][position]) == frames
+        for cached_stack, stack in zip(cached["fusion_stacks"], alone["fusion_stacks"]):
+            assert cached_stack.dtype == torch.float32
+            torch.testing.assert_close(cached_stack[:, position, :frames], stack[:, 0, :frames], atol=1e-5, rtol=0)
+            assert not cached_stack[:, position, frames:].any()
+
+
+def test_cache_spans_several_shards_with_checksums(cache_dir, audio_files):
+    manifest = Manifest.load(cache_dir)
+    assert len(manifest.shards) >= 2
+    assert len(manifest.utterances) == len(audio_files)
+    assert {entry["source"] for entry in manifest.utterances.values()} == {str(path.resolve()) for path in audio_files}
+    settings = manifest.settings
+    assert settings["layer_counts"] == [5, 4] and settings["dims"] == [64, 48]
+    assert settings["members"][1]["length_mode"] == "exact" and settings["dtype"] == "fp32"
+    stored = [sum((cache_dir / shard["files"][index]).stat().st_size for shard in manifest.shards) for index in range(2)]
+    assert manifest.bytes_per_member() == stored
+    frames = sum(entry["frames"] for entry in manifest.utterances.values())
+    assert stored[0] > frames * 5 * 64 * 4 and stored[1] > frames * 4 * 48 * 4
+
+
+def test_build_reports_disk_size_per_hour_of_audio(tmp_path, wav_list, capsys):
+    build(tmp_path / "fp16", wav_list, "--dtype", "fp16")
+    manifest = Manifest.load(tmp_path / "fp16")
+    printed = capsys.readouterr().out
+    for member, stored in zip(manifest.settings["members"], manifest.bytes_per_member()):
+        expected = stored / 2**20 / manifest.hours_of_audio()
+        line = next(line for line in printed.splitlines() if member["name"] in line and "per hour" in line)
+        assert f"{expected:.1f} MiB per hour of audio" in line
+
+
+def test_members_run_without_autograd(fused, audio_files, cache_dir):
+    wav = read_waveform(audio_files[0])
+    assert torch.is_grad_enabled()
+    for stack in fused([wav])["fusion_stacks"]:
+        assert not stack.requires_grad and stack.grad_fn is None
+    for stack in CachedFusedUpstream(cache_dir)([wav])["fusion_stacks"]:
+        assert not stack.requires_grad
+
+
+def test_key_depends_on_samples_only(audio_files):
+    wav = read_waveform(audio_files[0])
+    assert waveform_key(wav) == waveform_key(wav.clone().double())
+    assert waveform_key(wav) != waveform_key(wav[1:])
+    assert waveform_key(wav) != waveform_key(wav * 0.5)
+
+
+def test_cropped_waveform_is_a_clear_miss(cache_dir, audio_files):
+    wav = read_waveform(audio_files[0])
+    with pytest.raises(CacheMissError, match="random crops cannot|cannot use a feature cache"):
+        CachedFusedUpstream(cache_dir)([wav, wav[: len(wav) // 2]])
+
+
+def test_declared_members_must_match(cache_dir):
+    options = declared()
+    options["members"][1]["length_mode"] = "pad30"
+    with pytest.raises(CacheSettingsMismatch, match=r"member 1 \(whisper_small_random\) length_mode: cache 'exact' vs 'pad30'"):
+        CachedFusedUpstream(cache_dir, options)
+    with pytest.raises(CacheSettingsMismatch, match="holds 2 member"):
+        CachedFusedUpstream(cache_dir, {"members": options["members"][:1]})
+
+
+def test_rebuilding_with_other_settings_is_refused(cache_dir, wav_list):
+    with pytest.raises(ValueError, match="dtype: cache 'fp32' vs 'fp16'"):
+        build(cache_dir, wav_list, "--dtype", "fp16")
+
+
+def test_hub_entry_reads_the_cache(cache_dir):
+    upstream = hub_entries()["fused_cache"](ckpt=str(cache_dir), model_config=str(DEMO_UPSTREAM))
+    assert isinstance(upstream, CachedFusedUpstream)
+    assert upstream.get_downsample_rates("hidden_states") == 320
+    with pytest.raises(ValueError, match="-k CACHE_DIR"):
+        hub_entries()["fused_cache"]()
+
+
+def test_damaged_shard_is_detected_and_rebuilt(tmp_path, wav_list, audio_files, cache_dir, capsys):
+    out = tmp_path / "cache"
+    build(out, wav_list, "--dtype", "fp32")
+    wav = read_waveform(audio_files[0])
+    manifest = Manifest.load(out)
+    shard = manifest.utterances[waveform_key(wav)]["shard"]
+    damaged = out / manifest.shard(shard)["files"][0]
+    array = np.load(damaged)
+    array[0, 0, 0] += 1.0
+    np.save(damaged, array)
+
+    with pytest.raises(CorruptShardError, match=f"shard {shard} is damaged .*fails its checksum"):
+        CachedFusedUpstream(out)([wav])
+    with pytest.raises(SystemExit, match="1 of .* shards are damaged"):
+        cli_main(["cache", "verify", str(out)])
+
+    capsys.readouterr()
+    build(out, wav_list, "--dtype", "fp32")
+    assert f"shard {shard}: {damaged.name} fails its checksum: rebuilding" in capsys.readouterr().out
+    assert len(Manifest.load(out).utterances) == len(audio_files)
+    wavs = [read_waveform(path) for path in audio_files]
+    for rebuilt, reference in zip(CachedFusedUpstream(out)(wavs)["fusion_stacks"], CachedFusedUpstream(cache_dir)(wavs)["fusion_stacks"]):
+        assert torch.equal(rebuilt, reference)
+    cli_main(["cache", "verify", str(out)])
+    assert "shards intact" in capsys.readouterr().out
+
+
+def test_inputs_from_a_length_table(librispeech_buckets):
+    files = collect_audio_files([], [str(librispeech_buckets / "dev-clean.csv")], str(LIBRISPEECH_MINI))
+    assert len(files) == len(list((LIBRISPEECH_MINI / "dev-clean").rglob("*.flac")))
+    with pytest.raises(ValueError, match="--root"):
+        collect_audio_files([], [str(librispeech_buckets / "dev-clean.csv")])
+
+
+def test_manifest_is_plain_json(cache_dir):
+    data = json.loads((cache_dir / "manifest.json").read_text())
+    assert data["settings"]["weights_fingerprint"]
+    assert not list(cache_dir.glob(".*partial*"))
