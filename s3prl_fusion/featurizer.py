@@ -36,6 +36,20 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
     return [torch.stack(list(hidden_states))], ["upstream"]
 
 
+def upstream_layout(upstream: nn.Module, device: str) -> tuple[list[str], list[int], list[int]]:
+    """(member labels, layer counts, dims): from ``upstream.fusion_layout()`` where the upstream
+    knows it (a feature cache cannot answer a probe), else from a 1 s probe forward."""
+    if hasattr(upstream, "fusion_layout"):
+        return upstream.fusion_layout()
+    was_training = upstream.training
+    upstream.eval()
+    with torch.no_grad():
+        probe = upstream([torch.randn(SAMPLE_RATE, device=device)])
+    upstream.train(was_training)
+    stacks, members = member_stacks(probe)
+    return members, [stack.size(0) for stack in stacks], [stack.size(-1) for stack in stacks]
+
+
 class FusionFeaturizer(nn.Module):
     """Upstream hidden states -> one trainable interface -> per-utterance features.
 
@@ -50,14 +64,7 @@ class FusionFeaturizer(nn.Module):
     def __init__(self, upstream: nn.Module, interface: str, settings: dict | None = None, upstream_device: str = "cpu", upstream_name: str = ""):
         super().__init__()
         self.name = "FusionFeaturizer"
-        was_training = upstream.training
-        upstream.eval()
-        with torch.no_grad():
-            probe = upstream([torch.randn(SAMPLE_RATE, device=upstream_device)])
-        upstream.train(was_training)
-        stacks, members = member_stacks(probe)
-        layer_counts = [stack.size(0) for stack in stacks]
-        dims = [stack.size(-1) for stack in stacks]
+        members, layer_counts, dims = upstream_layout(upstream, upstream_device)
         settings = dict(settings or {})
         self.interface = build_interface(interface, layer_counts, dims, **settings)
         self.output_dim = self.interface.output_dim

@@ -102,6 +102,8 @@ def check_feature_selection(name: str, upstream, device: str) -> None:
     stock s3prl would silently train a weighted sum instead."""
     import torch
 
+    if hasattr(upstream, "fusion_layout"):
+        raise ValueError(f"-s {name}: a feature cache (-u fused_cache) serves the fusion interfaces only: -s {', '.join(sorted(INTERFACES))}")
     was_training = upstream.training
     upstream.eval()
     with torch.no_grad():

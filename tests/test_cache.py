@@ -175,3 +175,21 @@ def test_manifest_is_plain_json(cache_dir):
     data = json.loads((cache_dir / "manifest.json").read_text())
     assert data["settings"]["weights_fingerprint"]
     assert not list(cache_dir.glob(".*partial*"))
+
+
+def test_runner_trains_from_the_cache(tmp_path, librispeech_buckets):
+    """s3prl's runner with -u fused_cache: the members never run, the interface and head train."""
+    from conftest import ASR_CONFIGS, run_python
+
+    cache = tmp_path / "cache"
+    cli_main(["cache", "build", "-u", "fused", "-g", str(DEMO_UPSTREAM), "--data", str(librispeech_buckets / "train-clean-100.csv"),
+              "--root", str(LIBRISPEECH_MINI), "--out", str(cache), "--device", "cpu", "--dtype", "fp16"])
+    overrides = ",,".join([
+        f"config.downstream_expert.datarc.libri_root='{LIBRISPEECH_MINI}'",
+        f"config.downstream_expert.datarc.bucket_file='{librispeech_buckets}'",
+        "config.runner.total_steps=4", "config.runner.save_step=4",
+    ])
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused_cache", "-k", str(cache), "-s", "hconv",
+                         "-d", "asr", "-c", str(ASR_CONFIGS / "demo.yaml"), "-p", str(tmp_path / "exp"), "--device", "cpu", "-o", overrides])
+    assert "interface hconv over 2 member(s) ['wavlm_small_random', 'whisper_small_random']" in result.stderr
+    assert (tmp_path / "exp" / "states-4.ckpt").is_file()

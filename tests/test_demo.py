@@ -5,9 +5,9 @@ from s3prl_fusion.demo import format_results, run_demo
 
 
 def test_demo_learns_on_a_reduced_step_count(tmp_path):
-    results = run_demo(tmp_path, steps=300, interfaces=["hconv"])
+    results = run_demo(tmp_path, steps=600, interfaces=["hconv"])
     untrained = results["untrained head (hconv)"]["cer"]
-    trained = results["hconv, 300 steps"]["cer"]
+    trained = results["hconv, 600 steps"]["cer"]
     assert untrained > 90, format_results(results)
     assert trained < untrained - 30, format_results(results)
-    assert "hconv, 300 steps" in format_results(results)
+    assert "hconv, 600 steps" in format_results(results)

@@ -72,6 +72,10 @@ class CachedFusedUpstream(nn.Module):
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.downsample_rate
 
+    def fusion_layout(self) -> tuple[list[str], list[int], list[int]]:
+        """(member names, layer counts, dims), known without a forward: a probe waveform is never cached."""
+        return list(self.member_names), list(self.layer_counts), list(self.dims)
+
     def _member_arrays(self, shard_name: str) -> list[np.ndarray]:
         """The shard's N memory maps, its checksums verified on first use in this process."""
         if shard_name not in self._open_shards:
