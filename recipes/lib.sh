@@ -32,13 +32,17 @@ fusion_runner() {
   "$PYTHON" -m s3prl_fusion.run_downstream "$@"
 }
 
+fusion_join_overrides() {  # items... -> one s3prl -o string (items joined with ",,")
+  local IFS=$'\x1f'
+  local joined="$*"
+  echo "${joined//$'\x1f'/,,}"
+}
+
 fusion_overrides() {  # items... -> one -o string with STEPS and OVERRIDES appended
   local items=("$@")
   if [ -n "${STEPS:-}" ]; then items+=("config.runner.total_steps=${STEPS}"); fi
   if [ -n "${OVERRIDES:-}" ]; then items+=("${OVERRIDES}"); fi
-  local IFS=$'\x1f'
-  local joined="${items[*]}"
-  echo "${joined//$'\x1f'/,,}"
+  fusion_join_overrides "${items[@]}"
 }
 
 fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...]

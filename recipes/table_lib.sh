@@ -23,7 +23,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYTHON="${PYTHON:-python}"
+source "$RECIPES/lib.sh"
 ALL_TASKS="asr mono multi sv emotion"
 export SV_HEAD="${SV_HEAD:-simplified}"
 
@@ -97,9 +97,7 @@ smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run add
   local items=("config.downstream_expert.datarc.num_workers=0")
   if [ -n "${STEPS:-}" ]; then items+=("config.runner.save_step=${STEPS}"); fi
   if [ -n "${OVERRIDES:-}" ]; then items+=("$OVERRIDES"); fi
-  local IFS=$'\x1f'
-  local joined="${items[*]}"
-  echo "${joined//$'\x1f'/,,}"
+  fusion_join_overrides "${items[@]}"
 }
 
 run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
