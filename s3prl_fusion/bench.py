@@ -222,7 +222,7 @@ class Bench:
 
     def interfaces(self, members_time: float) -> None:
         features = self._fused_forward()
-        stacks, members = features["fusion_stacks"], features["fusion_members"]
+        stacks = features["fusion_stacks"]
         layer_counts, dims = [s.size(0) for s in stacks], [s.size(-1) for s in stacks]
         for name in INTERFACES:
             interface = build_interface(name, layer_counts, dims).to(self.device).train()

@@ -6,27 +6,19 @@ from pathlib import Path
 
 import torch
 
+from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.featurizer import FusionSetupMismatch
 
 EXTRA_STATE_KEY = "_extra_state"
 
 
 def atomic_save(obj, path, *args, **kwargs) -> None:
-    """torch.save to a hidden sibling file, fsync, then rename over ``path``: a run killed while
-    writing leaves the previous file intact and no partial ``states-*.ckpt``."""
+    """torch.save through ``write_atomically``: a run killed while writing leaves the previous
+    file intact and no partial ``states-*.ckpt``."""
     if not isinstance(path, (str, os.PathLike)):
         torch.save(obj, path, *args, **kwargs)
         return
-    target = Path(path)
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        with open(partial, "wb") as handle:
-            torch.save(obj, handle, *args, **kwargs)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomically(Path(path), lambda handle: torch.save(obj, handle, *args, **kwargs))
 
 
 def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface: bool) -> None:

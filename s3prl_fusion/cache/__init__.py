@@ -4,7 +4,7 @@
     checksums.py  weight fingerprints and file checksums
     sources.py    the audio files a build reads (lists, folders, s3prl length tables)
     manifest.py   manifest.json: settings, shards and the utterance index
-    shards.py     sharded .npy files: atomic writes, verified memory-mapped reads
+    shards.py     sharded .npy files: atomic writes (s3prl_fusion.atomic), verified memory-mapped reads
     builder.py    ``build_cache``: members -> shards + manifest
     upstream.py   ``CachedFusedUpstream``: the fused upstream's output, read from a cache
     command.py    ``s3prl-fusion cache build|verify``

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3prl_fusion.cache.atomic import write_atomically
+from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.upstreams.members import MEMBER_KEYS
 
 MANIFEST_NAME = "manifest.json"

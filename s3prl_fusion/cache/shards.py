@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3prl_fusion.cache.atomic import write_atomically
+from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.cache.checksums import file_checksum
 
 STORAGE_DTYPES = {"fp16": np.float16, "fp32": np.float32}

@@ -10,6 +10,8 @@ import importlib
 import json
 from pathlib import Path
 
+from s3prl_fusion.atomic import write_atomically
+
 TASK_MODULES = {
     "asr": "s3prl_fusion.results.asr",
     "sv_voxceleb1": "s3prl_fusion.results.sv",
@@ -29,8 +31,5 @@ def write_result(task: str, expdir: Path, split: str, **labels) -> dict:
     """Read the task's metric from ``expdir`` and write ``expdir/result.json`` (atomically)."""
     module = task_module(task)
     result = {"task": task, "split": split, "lower_is_better": module.LOWER_IS_BETTER, **labels, **module.read_result(Path(expdir), split)}
-    target = Path(expdir) / RESULT_FILE
-    partial = target.with_name(f".{RESULT_FILE}.partial")
-    partial.write_text(json.dumps(result, indent=2, sort_keys=True))
-    partial.replace(target)
+    write_atomically(Path(expdir) / RESULT_FILE, lambda handle: handle.write(json.dumps(result, indent=2, sort_keys=True).encode()))
     return result
