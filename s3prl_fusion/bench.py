@@ -6,7 +6,9 @@ machine, next to its target:
 - fusion overhead: the fused forward's time outside its members' forwards (stacking, frame
   alignment) over the time inside them, both from the same call (forward hooks on the
   members), so run-to-run noise does not enter; the members are also timed alone;
-- each interface's forward + backward on the aligned stacks, over the members' forwards;
+- each interface's forward + backward on the aligned stacks, over the members' forwards, and
+  HConv's convolutions as ``nn.Conv1d`` against the per-tap products it runs;
+- with ``--autocast``: the fused forward in fp32 over the same forward under autocast;
 - Whisper ``exact`` against ``pad30`` per audio length, and how far the features move
   (cosine similarity of each layer's valid frames);
 - training steps per second of a small ASR-like head (Linear, BiLSTM, CTC) behind an
@@ -38,8 +40,8 @@ from torch import Tensor, nn
 from s3prl_fusion.cache.builder import build_cache, cache_settings
 from s3prl_fusion.cache.sources import read_waveform
 from s3prl_fusion.cache.upstream import CachedFusedUpstream
-from s3prl_fusion.interfaces import INTERFACES, build_interface
-from s3prl_fusion.upstreams.fused import FusedUpstream
+from s3prl_fusion.interfaces import INTERFACES, HierarchicalConv, build_interface
+from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
 from s3prl_fusion.upstreams.random_members import random_member_override
 from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
 
@@ -164,18 +166,19 @@ def _layer_cosines(exact: list[Tensor], padded: list[Tensor], lengths: Tensor) -
 
 
 class Bench:
-    def __init__(self, setup: BenchSetup, device: torch.device):
+    def __init__(self, setup: BenchSetup, device: torch.device, autocast: str = "none"):
         self.setup = setup
         self.device = device
         torch.manual_seed(0)
-        self.fused = FusedUpstream(setup.members).to(device).eval()
+        self.fused = FusedUpstream(setup.members, autocast=autocast).to(device).eval()
+        self.autocast = autocast
         samples = int(setup.seconds * SAMPLE_RATE)
         self.wavs = [(0.1 * torch.randn(samples)).to(device) for _ in range(setup.batch)]
         self.rows: list[Row] = []
         self.notes: list[str] = []
 
     def _member_forward(self, member: nn.Module, wavs: list[Tensor]):
-        with torch.no_grad():
+        with torch.no_grad(), self.fused.precision(self.device):
             return member(wavs)
 
     def _fused_forward(self):
@@ -220,6 +223,16 @@ class Bench:
         self.rows.append(Row("fusion overhead (fused fwd outside members / inside)", overhead, "%", "<= 3%", overhead <= 3))
         return sum(member_times)
 
+    def autocast_speedup(self) -> None:
+        """The fused forward in fp32 over the same forward under the chosen autocast."""
+        mixed = best_time(self._fused_forward, self.setup.repeats, self.device)
+        dtype, self.fused.autocast_dtype = self.fused.autocast_dtype, None
+        try:
+            full = best_time(self._fused_forward, self.setup.repeats, self.device)
+        finally:
+            self.fused.autocast_dtype = dtype
+        self.rows.append(Row(f"fused fwd fp32 / {self.autocast} autocast", full / mixed, "x"))
+
     def interfaces(self, members_time: float) -> None:
         features = self._fused_forward()
         stacks = features["fusion_stacks"]
@@ -235,6 +248,30 @@ class Bench:
             ratio = 100 * best_time(step, self.setup.repeats, self.device) / members_time
             target, passed = ("<= 10%", ratio <= 10) if name == "hconv" else ("", None)
             self.rows.append(Row(f"{name} fwd+bwd / members' fwd", ratio, "%", target, passed))
+
+    def hconv_products(self) -> None:
+        """HierarchicalConv's forward + backward on the first member's stack: ``nn.Conv1d`` over
+        ``(B * T, D, L)`` (padding products included) over its per-tap products (``layer_axis_conv``)."""
+        stack = self._fused_forward()["fusion_stacks"][0]
+        torch.manual_seed(0)
+        conv = HierarchicalConv(stack.size(0), stack.size(-1)).to(self.device).train()
+
+        def through_conv1d() -> Tensor:
+            layers, batch, frames, dim = stack.shape
+            hidden = stack.permute(1, 2, 3, 0).reshape(batch * frames, dim, layers)
+            for layer in conv.convs:
+                hidden = F.relu(layer(hidden))
+            return hidden.reshape(batch, frames, conv.output_dim)
+
+        timings = {}
+        for route, forward in (("conv1d", through_conv1d), ("per tap", lambda: conv(stack))):
+            def step():
+                conv.zero_grad(set_to_none=True)
+                forward().pow(2).mean().backward()
+
+            step()
+            timings[route] = best_time(step, self.setup.repeats, self.device)
+        self.rows.append(Row("HConv fwd+bwd: nn.Conv1d / per-tap products", timings["conv1d"] / timings["per tap"], "x"))
 
     def whisper_length_modes(self) -> None:
         whisper = next((m for m in self.fused.members if isinstance(m, WhisperEncoderUpstream)), None)
@@ -319,8 +356,12 @@ class Bench:
     def run(self) -> None:
         _progress("fusion overhead")
         members_time = self.fusion_overhead()
+        if self.autocast != "none":
+            _progress(f"{self.autocast} autocast")
+            self.autocast_speedup()
         _progress("interfaces")
         self.interfaces(members_time)
+        self.hconv_products()
         _progress("Whisper length modes")
         self.whisper_length_modes()
         _progress("feature cache")
@@ -347,6 +388,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seconds", type=float, help="utterance length (default 10; --quick 1)")
     parser.add_argument("--batch", type=int, help="utterances per batch (default 8; --quick 2)")
+    parser.add_argument(
+        "--autocast", choices=["none", *AUTOCAST_DTYPES], default="none",
+        help="run the members under autocast in every measurement, and also time the fused forward in fp32 against it",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -354,9 +399,9 @@ def run(args: argparse.Namespace) -> None:
     setup.seconds = args.seconds or setup.seconds
     setup.batch = args.batch or setup.batch
     device = torch.device(args.device)
-    bench = Bench(setup, device)
+    bench = Bench(setup, device, args.autocast)
     print(
-        f"device {device} ({torch.get_num_threads()} threads), members {bench.fused.member_names}, "
+        f"device {device} ({torch.get_num_threads()} threads), autocast {args.autocast}, members {bench.fused.member_names}, "
         f"{setup.batch} utterances x {setup.seconds:g} s, best of {setup.repeats}"
     )
     bench.run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 import torch
 
 from s3prl_fusion.bench import _layer_cosines, peak_memory
@@ -18,13 +19,22 @@ TARGET_ROWS = {
 }
 
 
-def test_quick_bench_prints_every_measurement_with_its_target(capsys):
-    cli_main(["bench", "--quick"])
+@pytest.mark.parametrize("autocast", ["none", "bf16"])
+def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast):
+    cli_main(["bench", "--quick", "--autocast", autocast])
     printed = capsys.readouterr().out
+    assert f"autocast {autocast}," in printed.splitlines()[0]
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "measurement" not in line]
     labels = [row.split("|")[1].strip() for row in rows]
+    autocast_rows = [row for row in rows if "autocast" in row]
+    if autocast == "none":
+        assert not autocast_rows
+    else:
+        assert len(autocast_rows) == 1 and "fused fwd fp32 / bf16 autocast" in autocast_rows[0]
+        assert float(autocast_rows[0].split("|")[2].strip().rstrip("x")) > 0
     for name in ("ws", "gumd", "hconv", "chconv"):
         assert f"{name} fwd+bwd / members' fwd" in labels
+    assert "HConv fwd+bwd: nn.Conv1d / per-tap products" in labels
     for seconds in ("0.5", "1", "2"):
         assert f"Whisper pad30 / exact time, {seconds} s audio" in labels
         assert f"Whisper exact vs pad30 cosine, {seconds} s (min over layers)" in labels

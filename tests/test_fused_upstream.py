@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from conftest import DEMO_UPSTREAM
+from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.upstreams import hub_entries
 
 
@@ -55,3 +56,28 @@ def test_fine_tuning_reaches_every_member(fused):
 def test_comma_separated_members_from_k():
     with pytest.raises(ValueError, match="unknown upstream name 'not_an_upstream'"):
         hub_entries()["fused"](ckpt="not_an_upstream,whisper_small")
+
+
+@pytest.mark.parametrize("autocast, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_autocast_runs_members_low_precision_and_hands_on_fp32(tmp_path, autocast, dtype):
+    config = tmp_path / "upstream.yaml"
+    config.write_text(DEMO_UPSTREAM.read_text() + f"autocast: {autocast}\n")
+    torch.manual_seed(0)
+    low = hub_entries()["fused"](model_config=str(config)).eval()
+    torch.manual_seed(0)
+    full = hub_entries()["fused"](model_config=str(DEMO_UPSTREAM)).eval()
+    linear_dtypes = set()
+    for module in low.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.register_forward_hook(lambda _module, _inputs, output: linear_dtypes.add(output.dtype))
+    wavs = [torch.randn(16000), torch.randn(9000)]
+    low_stacks = low(wavs)["fusion_stacks"]
+    with torch.no_grad():
+        full_stacks = full(wavs)["fusion_stacks"]
+    assert linear_dtypes == {dtype}
+    for mixed, reference in zip(low_stacks, full_stacks):
+        assert mixed.dtype == torch.float32 and not mixed.requires_grad
+        assert (mixed - reference).norm() / reference.norm() < 0.05
+    interface = build_interface("hconv", [5, 4], [64, 48])
+    interface(low_stacks).pow(2).mean().backward()
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in interface.parameters())

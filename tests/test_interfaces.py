@@ -4,6 +4,7 @@ import io
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from s3prl_fusion.interfaces import (
     INTERFACES,
@@ -16,7 +17,7 @@ from s3prl_fusion.interfaces import (
     count_parameters,
     parameter_counts_by_projection,
 )
-from s3prl_fusion.interfaces.hconv import conv_layer_lengths
+from s3prl_fusion.interfaces.hconv import conv_layer_lengths, layer_axis_conv
 
 MEMBERS = {
     1: ([13], [24]),
@@ -60,6 +61,24 @@ def test_hierarchical_conv_flattens_channel_major_per_frame():
     assert torch.count_nonzero(hidden) > 2
     torch.testing.assert_close(out[1, 2], hidden.reshape(-1))
     torch.testing.assert_close(out[1, 2, 1], hidden[0, 0, 1])
+
+
+@pytest.mark.parametrize(
+    "num_layers, kernel_size, stride", [(13, 5, 3), (25, 5, 3), (5, 5, 3), (13, 4, 2), (9, 3, 3), (13, 7, 2)]
+)
+def test_layer_axis_conv_equals_conv1d_with_zero_padding(num_layers, kernel_size, stride):
+    torch.manual_seed(0)
+    conv = nn.Conv1d(6, 5, kernel_size, stride=stride, padding=kernel_size // 2).double()
+    hidden = torch.randn(num_layers, 7, 6, dtype=torch.float64, requires_grad=True)
+    reference = conv(hidden.permute(1, 2, 0)).permute(2, 0, 1)
+    out = layer_axis_conv(hidden, conv)
+    assert out.shape == reference.shape
+    torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
+    upstream_gradient = torch.randn_like(out)
+    expected = torch.autograd.grad(reference, [hidden, conv.weight, conv.bias], upstream_gradient)
+    got = torch.autograd.grad(out, [hidden, conv.weight, conv.bias], upstream_gradient)
+    for mine, theirs in zip(got, expected):
+        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
 def test_hierarchical_conv_rejects_too_few_layers():

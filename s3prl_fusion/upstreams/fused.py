@@ -57,8 +57,9 @@ class FusedUpstream(nn.Module):
 
     Args:
         members: member entries (see ``s3prl_fusion.upstreams.members``), at least one.
-        autocast: ``"bf16"`` / ``"fp16"`` runs the members under CUDA autocast (ignored on CPU);
-            the stacks handed on are float32, so interface and downstream keep fp32 weights.
+        autocast: ``"bf16"`` / ``"fp16"`` runs the members under autocast on the waveforms'
+            device (CUDA, or CPU where torch supports the dtype there); the stacks handed on are
+            float32, so interface and downstream keep fp32 weights.
     """
 
     def __init__(self, members: list[dict | str], autocast: str | None = None):
@@ -87,14 +88,15 @@ class FusedUpstream(nn.Module):
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.downsample_rate
 
+    def precision(self, device: torch.device) -> torch.autocast:
+        """The autocast context the members run in on ``device`` (disabled for ``autocast: none``)."""
+        return torch.autocast(device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
+
     def forward(self, wavs: list[Tensor]) -> FusedFeatures:
         """wavs: list of B (samples,) 16 kHz waveforms -> FusedFeatures (see module docstring)."""
         check_waveforms(wavs, self.min_samples, "fused upstream " + "+".join(self.member_names))
         stacks, lengths = [], []
-        use_autocast = self.autocast_dtype is not None and wavs[0].is_cuda
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), torch.autocast(
-            "cuda", dtype=self.autocast_dtype or torch.float16, enabled=use_autocast
-        ):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), self.precision(wavs[0].device):
             for member, rate in zip(self.members, self.member_downsample_rates):
                 output = member(wavs)
                 stack = torch.stack(list(output["hidden_states"])).float()
