@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         arguments = with_task_config(argv)
     except FileNotFoundError as error:
-        raise SystemExit(f"error: {error}")
+        raise SystemExit(f"error: {error}") from None
     from s3prl import run_downstream as s3prl_run_downstream
 
     sys.argv = ["run_downstream.py", *arguments]

@@ -81,14 +81,15 @@ def layer_axis_conv(hidden: Tensor, conv: nn.Conv1d) -> Tensor:
     ``conv.padding == kernel_size // 2``, computed as one ``(N, C_in) @ (C_in, C_out)`` matrix
     product per kernel tap that lands inside the stack: the products with the padding are
     skipped (13 layers, kernel 5, stride 3: 21 of 25 in the first conv, 7 of 10 in the second),
-    and every layer ``hidden[p]`` is read in place, so the stack is never unfolded or permuted.
+    and every layer of ``hidden`` is read in place, so the stack is never unfolded or permuted.
     """
+    layers = hidden.unbind(0)
     tap_weights = conv.weight.permute(2, 1, 0).contiguous().unbind(0)
     outputs = []
-    for window in inside_windows(hidden.shape[0], conv.kernel_size[0], conv.stride[0]):
+    for window in inside_windows(len(layers), conv.kernel_size[0], conv.stride[0]):
         output = conv.bias
         for tap in range(window.first_tap, window.end_tap):
-            output = torch.addmm(output, hidden[window.start + tap], tap_weights[tap])
+            output = torch.addmm(output, layers[window.start + tap], tap_weights[tap])
         outputs.append(output)
     return torch.stack(outputs)
 

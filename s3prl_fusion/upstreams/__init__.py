@@ -45,7 +45,7 @@ def _single_member_factory(kind: str, upstream: str | None, doc: str) -> Callabl
         if upstream is not None and ckpt is not None:
             entry["ckpt"] = ckpt
         if entry["upstream"] is None and entry.get("config") is None:
-            raise ValueError(f"this upstream needs -k (a Hugging Face id or local directory) or -g with a `config`")
+            raise ValueError("this upstream needs -k (a Hugging Face id or local directory) or -g with a `config`")
         return build_member(normalize_member(entry))
 
     factory.__doc__ = doc
