@@ -71,7 +71,7 @@ def test_layer_axis_conv_equals_conv1d_with_zero_padding(num_layers, kernel_size
     conv = nn.Conv1d(6, 5, kernel_size, stride=stride, padding=kernel_size // 2).double()
     hidden = torch.randn(num_layers, 7, 6, dtype=torch.float64, requires_grad=True)
     reference = conv(hidden.permute(1, 2, 0)).permute(2, 0, 1)
-    out = layer_axis_conv(hidden, conv)
+    out = torch.stack(layer_axis_conv(hidden.unbind(0), conv))
     assert out.shape == reference.shape
     torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
     upstream_gradient = torch.randn_like(out)

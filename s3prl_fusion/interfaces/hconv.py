@@ -74,16 +74,16 @@ def inside_windows(num_layers: int, kernel_size: int, stride: int) -> list[Kerne
     return windows
 
 
-def layer_axis_conv(hidden: Tensor, conv: nn.Conv1d) -> Tensor:
-    """``conv`` along the layer axis, layer axis first: ``(L, N, C_in) -> (L_out, N, C_out)``.
+def layer_axis_conv(layers: Sequence[Tensor], conv: nn.Conv1d) -> list[Tensor]:
+    """``conv`` along the layer axis: L layers ``(N, C_in)`` -> L_out layers ``(N, C_out)``.
 
-    Equals ``conv(hidden.permute(1, 2, 0)).permute(2, 0, 1)`` with the zero padding
-    ``conv.padding == kernel_size // 2``, computed as one ``(N, C_in) @ (C_in, C_out)`` matrix
-    product per kernel tap that lands inside the stack: the products with the padding are
-    skipped (13 layers, kernel 5, stride 3: 21 of 25 in the first conv, 7 of 10 in the second),
-    and every layer of ``hidden`` is read in place, so the stack is never unfolded or permuted.
+    Equals ``conv`` applied to ``torch.stack(layers, dim=-1)`` (``(N, C_in, L)``) with the zero
+    padding ``conv.padding == kernel_size // 2``, output position ``j`` returned as the j-th
+    tensor. Computed as one ``(N, C_in) @ (C_in, C_out)`` matrix product per kernel tap that
+    lands inside the stack: the products with the padding are skipped (13 layers, kernel 5,
+    stride 3: 21 of 25 in the first conv, 7 of 10 in the second), and the layers are read as
+    they are, so no stack is unfolded, permuted or assembled.
     """
-    layers = hidden.unbind(0)
     tap_weights = conv.weight.permute(2, 1, 0).contiguous().unbind(0)
     outputs = []
     for window in inside_windows(len(layers), conv.kernel_size[0], conv.stride[0]):
@@ -91,15 +91,15 @@ def layer_axis_conv(hidden: Tensor, conv: nn.Conv1d) -> Tensor:
         for tap in range(window.first_tap, window.end_tap):
             output = torch.addmm(output, layers[window.start + tap], tap_weights[tap])
         outputs.append(output)
-    return torch.stack(outputs)
+    return outputs
 
 
 class HierarchicalConv(nn.Module):
     """Convolutions along the layer axis of one stack: ``(L, B, T, D) -> (B, T, output_dim)``.
 
     Each frame is processed on its own: D is the Conv1d channel axis and the layer axis the
-    convolution length, so frames never mix. The convs run on the stack as ``(L, B * T, D)``
-    through ``layer_axis_conv``, which skips the products with the zero padding.
+    convolution length, so frames never mix. The convs run on the L layers as ``(B * T, D)``
+    matrices through ``layer_axis_conv``, which skips the products with the zero padding.
     ``floor(log(L) / log(stride))`` convs with ``padding = kernel_size // 2``; each is D -> D
     except the last, D -> ``floor(D / L_final)``; ReLU after every conv, the last included.
     The ``(channels, L_final)`` grid is flattened channel-major per frame (index
@@ -156,10 +156,10 @@ class HierarchicalConv(nn.Module):
             )
         if self.normalize:
             stack = normalize_features(stack)
-        hidden = stack.reshape(num_layers, batch * frames, dim)
+        layers = stack.reshape(num_layers, batch * frames, dim).unbind(0)
         for conv in self.convs:
-            hidden = F.relu(layer_axis_conv(hidden, conv))
-        return hidden.permute(1, 2, 0).reshape(batch, frames, self.output_dim)
+            layers = [F.relu(layer) for layer in layer_axis_conv(layers, conv)]
+        return torch.stack(layers, dim=-1).reshape(batch, frames, self.output_dim)
 
     def _tap_touches(self) -> Tensor:
         """``(kernel_size, L)``: how often kernel tap ``k`` of the first conv lands on input
