@@ -233,26 +233,28 @@ class Bench:
             self.fused.autocast_dtype = dtype
         self.rows.append(Row(f"fused fwd fp32 / {self.autocast} autocast", full / mixed, "x"))
 
-    def interfaces(self, members_time: float) -> None:
-        features = self._fused_forward()
-        stacks = features["fusion_stacks"]
+    def _training_step_time(self, module: nn.Module, forward: Callable[[], Tensor]) -> float:
+        """Best time of ``module``'s zero_grad + ``forward()`` + backward, after one warm-up step."""
+
+        def step():
+            module.zero_grad(set_to_none=True)
+            forward().pow(2).mean().backward()
+
+        step()
+        return best_time(step, self.setup.repeats, self.device)
+
+    def interfaces(self, stacks: list[Tensor], members_time: float) -> None:
+        """Each interface's forward + backward on the aligned ``stacks``, over the members' forward time."""
         layer_counts, dims = [s.size(0) for s in stacks], [s.size(-1) for s in stacks]
         for name in INTERFACES:
             interface = build_interface(name, layer_counts, dims).to(self.device).train()
-
-            def step():
-                interface.zero_grad(set_to_none=True)
-                interface(stacks).pow(2).mean().backward()
-
-            step()
-            ratio = 100 * best_time(step, self.setup.repeats, self.device) / members_time
+            ratio = 100 * self._training_step_time(interface, lambda: interface(stacks)) / members_time
             target, passed = ("<= 10%", ratio <= 10) if name == "hconv" else ("", None)
             self.rows.append(Row(f"{name} fwd+bwd / members' fwd", ratio, "%", target, passed))
 
-    def hconv_products(self) -> None:
-        """HierarchicalConv's forward + backward on the first member's stack: ``nn.Conv1d`` over
+    def hconv_products(self, stack: Tensor) -> None:
+        """HierarchicalConv's forward + backward on one ``(L, B, T, D)`` stack: ``nn.Conv1d`` over
         ``(B * T, D, L)`` (padding products included) over its per-tap products (``layer_axis_conv``)."""
-        stack = self._fused_forward()["fusion_stacks"][0]
         torch.manual_seed(0)
         conv = HierarchicalConv(stack.size(0), stack.size(-1)).to(self.device).train()
 
@@ -263,15 +265,9 @@ class Bench:
                 hidden = F.relu(layer(hidden))
             return hidden.reshape(batch, frames, conv.output_dim)
 
-        timings = {}
-        for route, forward in (("conv1d", through_conv1d), ("per tap", lambda: conv(stack))):
-            def step():
-                conv.zero_grad(set_to_none=True)
-                forward().pow(2).mean().backward()
-
-            step()
-            timings[route] = best_time(step, self.setup.repeats, self.device)
-        self.rows.append(Row("HConv fwd+bwd: nn.Conv1d / per-tap products", timings["conv1d"] / timings["per tap"], "x"))
+        conv1d_time = self._training_step_time(conv, through_conv1d)
+        per_tap_time = self._training_step_time(conv, lambda: conv(stack))
+        self.rows.append(Row("HConv fwd+bwd: nn.Conv1d / per-tap products", conv1d_time / per_tap_time, "x"))
 
     def whisper_length_modes(self) -> None:
         whisper = next((m for m in self.fused.members if isinstance(m, WhisperEncoderUpstream)), None)
@@ -340,10 +336,11 @@ class Bench:
                 speedup = rates["cached"] / rates["on the fly"]
                 self.rows.append(Row(f"cached / on-the-fly steps/s ({name} + ASR-like head)", speedup, "x", ">= 10x", speedup >= 10))
 
-    def memory(self) -> None:
+    def memory(self, aligned_bytes: int) -> None:
+        """Peak memory of the fused forward against the members' peaks and ``aligned_bytes``, the
+        size of its output stacks; nothing else of the bench is held while it is measured."""
         member_peaks = [peak_memory(lambda: self._member_forward(member, self.wavs), self.device) for member in self.fused.members]
         fused_peak = peak_memory(self._fused_forward, self.device)
-        aligned_bytes = sum(stack.numel() * stack.element_size() for stack in self._fused_forward()["fusion_stacks"])
         reference = max(sum(member_peaks), aligned_bytes)
         method = "torch.cuda.max_memory_allocated" if self.device.type == "cuda" else "torch profiler CPU allocation events"
         self.notes.append(
@@ -360,14 +357,17 @@ class Bench:
             _progress(f"{self.autocast} autocast")
             self.autocast_speedup()
         _progress("interfaces")
-        self.interfaces(members_time)
-        self.hconv_products()
+        stacks = self._fused_forward()["fusion_stacks"]
+        self.interfaces(stacks, members_time)
+        self.hconv_products(stacks[0])
+        aligned_bytes = sum(stack.numel() * stack.element_size() for stack in stacks)
+        del stacks
         _progress("Whisper length modes")
         self.whisper_length_modes()
         _progress("feature cache")
         self.cache_speedup()
         _progress("peak memory")
-        self.memory()
+        self.memory(aligned_bytes)
 
 
 def _progress(section: str) -> None:

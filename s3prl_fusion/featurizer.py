@@ -36,17 +36,23 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
     return [torch.stack(list(hidden_states))], ["upstream"]
 
 
+def probe_forward(upstream: nn.Module, device: str) -> dict:
+    """The upstream's output for one second of noise, in eval mode without autograd; the
+    upstream's training mode is restored afterwards."""
+    was_training = upstream.training
+    upstream.eval()
+    with torch.no_grad():
+        output = upstream([torch.randn(SAMPLE_RATE, device=device)])
+    upstream.train(was_training)
+    return output
+
+
 def upstream_layout(upstream: nn.Module, device: str) -> tuple[list[str], list[int], list[int]]:
     """(member labels, layer counts, dims): from ``upstream.fusion_layout()`` where the upstream
     knows it (a feature cache cannot answer a probe), else from a 1 s probe forward."""
     if hasattr(upstream, "fusion_layout"):
         return upstream.fusion_layout()
-    was_training = upstream.training
-    upstream.eval()
-    with torch.no_grad():
-        probe = upstream([torch.randn(SAMPLE_RATE, device=device)])
-    upstream.train(was_training)
-    stacks, members = member_stacks(probe)
+    stacks, members = member_stacks(probe_forward(upstream, device))
     return members, [stack.size(0) for stack in stacks], [stack.size(-1) for stack in stacks]
 
 

@@ -20,6 +20,7 @@ from s3prl_fusion.audio_io import set_audio_policy
 from s3prl_fusion.checkpoints import atomic_save, check_featurizer_state
 from s3prl_fusion.data_checks import check_data_paths
 from s3prl_fusion.distributed import patch_distributed
+from s3prl_fusion.featurizer import probe_forward
 from s3prl_fusion.interfaces import INTERFACES
 
 # our -d tasks -> the module holding their DownstreamExpert
@@ -100,15 +101,9 @@ def check_upstream_name(args) -> None:
 def check_feature_selection(name: str, upstream, device: str) -> None:
     """An ``-s`` that is neither an interface nor a key of the upstream's output is a mistake:
     stock s3prl would silently train a weighted sum instead."""
-    import torch
-
     if hasattr(upstream, "fusion_layout"):
         raise ValueError(f"-s {name}: a feature cache (-u fused_cache) serves the fusion interfaces only: -s {', '.join(sorted(INTERFACES))}")
-    was_training = upstream.training
-    upstream.eval()
-    with torch.no_grad():
-        keys = [key for key in upstream([torch.randn(16000, device=device)]).keys() if not key.startswith("_")]
-    upstream.train(was_training)
+    keys = [key for key in probe_forward(upstream, device).keys() if not key.startswith("_")]
     if name in keys:
         return
     choices = sorted(INTERFACES) + sorted(keys)
