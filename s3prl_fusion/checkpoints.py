@@ -1,7 +1,9 @@
-"""Checkpoint files: atomic writes, and the fusion set-up check before any weight is loaded."""
+"""Checkpoint files: atomic writes, write-before-delete rotation, and the fusion set-up check
+before any weight is loaded."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -10,6 +12,14 @@ from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.featurizer import FusionSetupMismatch
 
 EXTRA_STATE_KEY = "_extra_state"
+RUNNER_CHECKPOINT = re.compile(r"states-(\d+)\.ckpt")
+
+
+def checkpoint_step(path) -> int | None:
+    """The step of an s3prl runner checkpoint ``states-<step>.ckpt`` (from the file name alone,
+    whatever its folder is called), or None for any other file."""
+    match = RUNNER_CHECKPOINT.fullmatch(Path(path).name)
+    return int(match.group(1)) if match else None
 
 
 def atomic_save(obj, path, *args, **kwargs) -> None:
@@ -19,6 +29,37 @@ def atomic_save(obj, path, *args, **kwargs) -> None:
         torch.save(obj, path, *args, **kwargs)
         return
     write_atomically(Path(path), lambda handle: torch.save(obj, handle, *args, **kwargs))
+
+
+class CheckpointRotation:
+    """Keeps the newest checkpoint on disk until the next one is complete.
+
+    s3prl's ``Runner.train`` makes room for ``states-<step>.ckpt`` by deleting the oldest
+    ones before it writes the new one, so with ``max_keep: 1`` a run killed while saving has no
+    checkpoint left. Through this object the runner's deletions of ``states-*.ckpt`` wait until
+    the next ``states-*.ckpt`` has been written (atomically); other files go at once.
+    """
+
+    def __init__(self):
+        self.pending: list[Path] = []
+
+    def remove(self, path) -> None:
+        """The runner's ``os.remove``."""
+        if checkpoint_step(path) is None:
+            os.remove(path)
+        else:
+            self.pending.append(Path(path))
+
+    def save(self, obj, path, *args, **kwargs) -> None:
+        """The runner's ``torch.save``: an atomic write, then the deletions it was waiting for."""
+        atomic_save(obj, path, *args, **kwargs)
+        if not isinstance(path, (str, os.PathLike)) or checkpoint_step(path) is None:
+            return
+        written = Path(path).resolve()
+        for old in self.pending:
+            if old.resolve() != written:
+                old.unlink(missing_ok=True)
+        self.pending.clear()
 
 
 def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface: bool) -> None:

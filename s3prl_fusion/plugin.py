@@ -4,7 +4,8 @@
 - ``patch_runner``: makes s3prl's Runner build the plugin's featurizer for ``-s ws|gumd|
   hconv|chconv`` (settings from the task config key ``interface.<name>``), find the
   plugin's tasks for ``-d``, expand ``${config_dir}`` in the task config, check a
-  checkpoint's fusion set-up before loading it, and write checkpoints atomically.
+  checkpoint's fusion set-up before loading it, refuse ``-e`` with contradicting flags, write
+  checkpoints atomically and delete old ones only after the new one is written.
 Both run from post-import hooks (``s3prl_fusion._autoload``), so s3prl's files stay untouched.
 """
 from __future__ import annotations
@@ -15,13 +16,17 @@ import os
 import sys
 import types
 
+import torch
+
 from s3prl_fusion import compat
+from s3prl_fusion.atomic import remove_partial_writes
 from s3prl_fusion.audio_io import set_audio_policy
-from s3prl_fusion.checkpoints import atomic_save, check_featurizer_state
+from s3prl_fusion.checkpoints import CheckpointRotation, check_featurizer_state
 from s3prl_fusion.data_checks import check_data_paths
 from s3prl_fusion.distributed import patch_distributed
 from s3prl_fusion.featurizer import probe_forward
 from s3prl_fusion.interfaces import INTERFACES
+from s3prl_fusion.resume_checks import check_resume_flags
 
 # our -d tasks -> the module holding their DownstreamExpert
 PLUGIN_TASKS = {"ml_superb": "s3prl_fusion.downstreams.ml_superb.expert"}
@@ -45,11 +50,14 @@ def patch_runner(runner_module) -> None:
     stock_get_downstream = runner_class._get_downstream
 
     def __init__(self, args, config):
+        check_resume_flags(sys.argv[1:], args)
         expand_config_dir(config, getattr(args, "config", None))
         set_audio_policy(config.get("audio"))
         check_upstream_name(args)
         if args.mode in ("train", "evaluate"):
             check_data_paths(args.downstream, config)
+        if args.mode == "train":
+            remove_killed_writes(args.expdir)
         stock_init(self, args, config)
 
     def _get_featurizer(self):
@@ -82,7 +90,9 @@ def patch_runner(runner_module) -> None:
     runner_class._get_featurizer = _get_featurizer
     runner_class._get_downstream = _get_downstream
     runner_class._s3prl_fusion_patched = True
-    runner_module.torch = _torch_with_atomic_save()
+    rotation = CheckpointRotation()
+    runner_module.torch = _module_with(torch, save=rotation.save)
+    runner_module.os = _module_with(os, remove=rotation.remove)
     patch_distributed(runner_module)
 
 
@@ -112,6 +122,17 @@ def check_feature_selection(name: str, upstream, device: str) -> None:
     raise ValueError(f"-s {name} is neither a fusion interface ({', '.join(sorted(INTERFACES))}) nor a feature of this upstream ({', '.join(keys)}).{hint}")
 
 
+def remove_killed_writes(expdir: str) -> None:
+    """Delete the partial files that writes killed in an earlier run left in ``expdir`` (on the
+    process that writes checkpoints: rank 0, or the only one)."""
+    from s3prl.utility.helper import is_leader_process
+
+    if not is_leader_process():
+        return
+    for leftover in remove_partial_writes(expdir):
+        print(f"[s3prl_fusion] - removed {leftover}, left by a write that was killed", file=sys.stderr)
+
+
 def expand_config_dir(config, config_path: str | None) -> None:
     """Replace ``${config_dir}`` in every string of the task config by the config file's folder,
     so shipped configs can name files that sit beside them (e.g. ``char.dict``)."""
@@ -126,14 +147,14 @@ def expand_config_dir(config, config_path: str | None) -> None:
             expand_config_dir(value, config_path)
 
 
-def _torch_with_atomic_save() -> types.ModuleType:
-    """The runner's view of torch, identical but for an atomic ``save``."""
-    import torch
+def _module_with(module: types.ModuleType, **replacements) -> types.ModuleType:
+    """A view of ``module`` that is identical but for the attributes in ``replacements``."""
 
-    class TorchWithAtomicSave(types.ModuleType):
+    class ModuleView(types.ModuleType):
         def __getattr__(self, name):
-            return getattr(torch, name)
+            return getattr(module, name)
 
-    proxy = TorchWithAtomicSave("torch")
-    proxy.save = atomic_save
-    return proxy
+    view = ModuleView(module.__name__)
+    for name, value in replacements.items():
+        setattr(view, name, value)
+    return view
