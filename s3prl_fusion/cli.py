@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from s3prl_fusion.errors import report_user_errors
+
 COMMANDS = {
     "bench": "s3prl_fusion.bench",
     "cache": "s3prl_fusion.cache.command",
@@ -46,6 +48,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from s3prl_fusion.errors import UserError
+
 # (short flag, long flag = the argument's name in s3prl's Namespace)
 SET_UP_FLAGS = (
     ("-u", "upstream"),
@@ -21,7 +23,7 @@ SET_UP_FLAGS = (
 )
 
 
-class ResumeFlagsMismatch(ValueError):
+class ResumeFlagsMismatch(UserError, ValueError):
     """Flags given with ``-e`` contradict the checkpoint being resumed or evaluated."""
 
 

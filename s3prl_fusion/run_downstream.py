@@ -12,6 +12,7 @@ import argparse
 import sys
 
 import s3prl_fusion  # noqa: F401  (installs the hooks before s3prl is imported)
+from s3prl_fusion.errors import report_user_errors
 from s3prl_fusion.task_configs import resolve_task_config
 
 
@@ -27,6 +28,7 @@ def with_task_config(argv: list[str]) -> list[str]:
     return [*argv, "-c", str(resolve_task_config(known.downstream))]
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     try:

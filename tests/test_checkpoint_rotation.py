@@ -4,9 +4,12 @@ the new one is written (at any ``max_keep``), partial writes of killed runs are 
 from __future__ import annotations
 
 import argparse
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
+import s3prl
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
 from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
@@ -112,10 +115,16 @@ def test_runner_refuses_e_with_another_interface_and_resumes_with_the_same(tmp_p
     resume = ["-m", "s3prl_fusion.run_downstream", "-m", "train", "-e", str(expdir), "--device", "cpu",
               "-o", "config.runner.total_steps=6,,config.runner.save_step=2"]
 
-    refused = run_python([*resume, "-s", "ws"], check=False)
-    assert refused.returncode != 0
-    assert "-s ws (checkpoint: hconv)" in refused.stderr and "resumes a checkpoint made with other flags" in refused.stderr
-    assert checkpoint_steps(expdir) == [2]
+    checkout = tmp_path / "s3prl-checkout"
+    checkout.mkdir()
+    shutil.copy(Path(s3prl.__file__).parent / "run_downstream.py", checkout / "run_downstream.py")
+    for command, cwd in [(resume, None), (["run_downstream.py", *resume[2:]], checkout)]:
+        refused = run_python([*command, "-s", "ws"], cwd=cwd, check=False)
+        assert refused.returncode == 2, refused.stderr[-3000:]
+        assert "Traceback" not in refused.stderr
+        assert "error: -e" in refused.stderr and "-s ws (checkpoint: hconv)" in refused.stderr
+        assert "resumes a checkpoint made with other flags" in refused.stderr
+        assert checkpoint_steps(expdir) == [2]
 
     run_python([*resume, "-s", "hconv", "-u", "fused", "-g", str(DEMO_UPSTREAM)])
     assert checkpoint_steps(expdir) == [2, 4, 6], "max_keep 3 keeps the three newest checkpoints"
