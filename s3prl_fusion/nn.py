@@ -26,16 +26,22 @@ class LayerList(list):
 
 
 class FusedS3PRLUpstream(S3PRLUpstream):
-    """``S3PRLUpstream`` for any upstream name, keeping each member's own layer stack."""
+    """``S3PRLUpstream`` for any upstream name, keeping each member's own layer stack.
+
+    Lengths are the upstream's own valid frames (``fusion_lengths`` of a fused upstream,
+    ``feature_lengths`` of a member), not s3prl's ``ceil(samples / rate)`` guess, and every
+    returned layer has exactly ``max(lengths)`` frames.
+    """
 
     def forward(self, wavs: Tensor, wavs_len: Tensor) -> tuple[LayerList, list[Tensor]]:
-        """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers, per-layer lengths (B,))."""
+        """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers (B, T, D), per-layer lengths (B,))."""
         captured = {}
         inner_forward = self.upstream.forward
 
         def capture(wavs_list):
             features = inner_forward(wavs_list)
             captured["stacks"], _ = member_stacks(features)
+            captured["lengths"] = _reported_lengths(features)
             return features
 
         self.upstream.forward = capture
@@ -43,10 +49,21 @@ class FusedS3PRLUpstream(S3PRLUpstream):
             all_hs, all_lens = super().forward(wavs, wavs_len)
         finally:
             del self.upstream.forward
-        frames = all_hs[0].size(1)
-        layers = LayerList(all_hs)
+        if captured["lengths"] is not None:
+            lengths = torch.minimum(captured["lengths"].to(all_lens[0].device), all_lens[0])
+            all_lens = [lengths] * len(all_hs)
+        frames = int(all_lens[0].max())
+        layers = LayerList(layer[:, :frames] for layer in all_hs)
         layers.member_stacks = [stack[:, :, :frames] for stack in captured["stacks"]]
         return layers, all_lens
+
+
+def _reported_lengths(features: dict) -> Tensor | None:
+    """The valid frames (B,) the upstream reports itself, if it does."""
+    for key in ("fusion_lengths", "feature_lengths"):
+        if features.get(key) is not None:
+            return features[key].to(torch.long)
+    return None
 
 
 class FusionFeaturizer(nn.Module):

@@ -110,9 +110,8 @@ def build_cache(
         fused: the fused upstream, on ``device``; run in eval mode without autograd.
         settings: ``cache_settings(...)`` of that upstream.
         files: audio files (mono, 16 kHz).
-        batch_size: utterances per member forward. Members that take no attention mask (base
-            WavLM / HuBERT) see the batch's padding, as they do in the runner's batches; 1 stores
-            each utterance's own features.
+        batch_size: utterances per member forward; every member gives each utterance the
+            features it gets alone, so this trades only speed against memory.
         shard_mb: approximate size of one shard.
     """
     out = Path(out)

@@ -11,11 +11,10 @@ Output dict (s3prl's upstream contract, plus the per-member stacks the interface
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.align import align_frames, align_layers
 from s3prl_fusion.fusion.merge import merge_concat
 from s3prl_fusion.upstreams.input_checks import check_waveforms
@@ -65,9 +64,9 @@ class FusedUpstream(nn.Module):
     def __init__(self, members: list[dict | str], autocast: str | None = None):
         super().__init__()
         if not members:
-            raise ValueError("a fused upstream needs at least one member")
+            raise SettingError("a fused upstream needs at least one member")
         if autocast not in (None, "none", *AUTOCAST_DTYPES):
-            raise ValueError(f"autocast must be one of none, {', '.join(AUTOCAST_DTYPES)}; got {autocast!r}")
+            raise SettingError(f"autocast must be one of none, {', '.join(AUTOCAST_DTYPES)}; got {autocast!r}")
         self.autocast_dtype = AUTOCAST_DTYPES.get(autocast)
         entries = [normalize_member(member) for member in members]
         self.member_entries = entries
@@ -77,7 +76,7 @@ class FusedUpstream(nn.Module):
         self.downsample_rate = min(rates)
         for name, rate in zip(self.member_names, rates):
             if rate / self.downsample_rate > MAX_FRAME_RATE_RATIO:
-                raise ValueError(
+                raise SettingError(
                     f"member {name} has {16000 / rate:.1f} frames/s, over {MAX_FRAME_RATE_RATIO}x fewer than the "
                     f"fastest member ({16000 / self.downsample_rate:.1f}/s): interpolating it that far invents "
                     "frames; fuse members of closer frame rates"
@@ -108,9 +107,12 @@ class FusedUpstream(nn.Module):
 
 
 def _valid_lengths(output: dict, wavs: list[Tensor], rate: int, frames: int) -> Tensor:
-    """The member's valid frames per utterance: its own ``feature_lengths``, or for members that
-    do not report them, ceil(samples / rate) capped at the frames it returned."""
-    if output.get("feature_lengths") is not None:
-        return output["feature_lengths"].to(torch.long)
-    estimate = [min(frames, max(1, math.ceil(len(wav) / rate))) for wav in wavs]
-    return torch.tensor(estimate, dtype=torch.long, device=wavs[0].device)
+    """The member's valid frames per utterance (B,): the ``feature_lengths`` every built member
+    reports by its own frame rule (see ``members.py``), at most the ``frames`` it returned."""
+    lengths = output.get("feature_lengths")
+    if lengths is None or len(lengths) != len(wavs):
+        raise ValueError(
+            f"a fused member (downsample rate {rate}) must return `feature_lengths`, one per utterance "
+            f"({len(wavs)}); build members with s3prl_fusion.upstreams.members.build_member"
+        )
+    return lengths.to(torch.long).clamp(max=frames)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from s3prl_fusion.errors import UserError
 
-class InvalidAudioError(ValueError):
+
+class InvalidAudioError(UserError, ValueError):
     """A waveform the upstream cannot encode; the message names the utterance and the fix."""
 
 

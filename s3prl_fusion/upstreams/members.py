@@ -9,15 +9,18 @@ A member is a dict, from a preset, from ``-k`` (a bare name) or from the ``-g`` 
                   (``model_type`` selects the family for ``hf`` members)
     length_mode:  Whisper only: ``exact`` (default) or ``pad30``
     ckpt, model_config: an s3prl member's own ``-k`` / ``-g``
-Every built member returns s3prl's upstream dict and answers ``get_downsample_rates``.
+Every built member returns s3prl's upstream dict with ``feature_lengths`` (each utterance's
+valid frames, by the member's own frame rule) and answers ``get_downsample_rates``.
 """
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+
+from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
 
 MEMBER_KEYS = {"upstream", "name", "kind", "config", "length_mode", "ckpt", "model_config"}
 KINDS = ("whisper", "hf", "s3prl")
@@ -28,13 +31,13 @@ def normalize_member(member: dict | str) -> dict:
     entry = {"upstream": member} if isinstance(member, str) else dict(member)
     unknown = set(entry) - MEMBER_KEYS
     if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in fused member {entry}; valid keys: {sorted(MEMBER_KEYS)}")
+        raise UnknownNameError(f"unknown key(s) {sorted(unknown)} in fused member {entry}; valid keys: {sorted(MEMBER_KEYS)}")
     if entry.get("upstream") is None and entry.get("config") is None:
-        raise ValueError(f"fused member {entry} needs `upstream` (a name, id or path) or `config` (random init)")
+        raise SettingError(f"fused member {entry} needs `upstream` (a name, id or path) or `config` (random init)")
     entry.setdefault("name", entry.get("upstream") or entry["config"].get("model_type", "whisper"))
     entry.setdefault("kind", _infer_kind(entry))
     if entry["kind"] not in KINDS:
-        raise ValueError(f"fused member kind {entry['kind']!r} is not one of {KINDS}")
+        raise UnknownNameError(f"fused member kind {entry['kind']!r} is not one of {KINDS}")
     return entry
 
 
@@ -63,7 +66,7 @@ def build_member(entry: dict) -> nn.Module:
         if source is not None and source.startswith("whisper_"):
             size = source[len("whisper_"):]
             if size not in WHISPER_CHECKPOINTS:
-                raise ValueError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_CHECKPOINTS]))
+                raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_CHECKPOINTS]))
             source = entry.get("ckpt") or WHISPER_CHECKPOINTS[size]
         if entry.get("config") is not None:
             source = None
@@ -83,11 +86,93 @@ def _build_s3prl_member(entry: dict) -> nn.Module:
     name = entry["upstream"]
     factory = getattr(hub, name, None)
     if factory is None or name.startswith("_"):
-        raise ValueError(_unknown_name_message(name, hub.options()))
-    return factory(ckpt=entry.get("ckpt"), model_config=entry.get("model_config"))
+        raise UnknownNameError(_unknown_name_message(name, hub.options()))
+    return S3PRLHubMember(factory(ckpt=entry.get("ckpt"), model_config=entry.get("model_config")))
+
+
+class S3PRLHubMember(nn.Module):
+    """An s3prl hub upstream that also reports ``feature_lengths``: for each utterance the frames
+    the upstream makes for that utterance alone (``FrameCounter``), not those of the padded batch.
+    A wav2vec 2.0-style group-norm front end (s3prl's WavLM / HuBERT / wav2vec 2.0 Base) takes its
+    statistics over each utterance's valid samples only (``MaskedFrontEnd``), so such members'
+    features do not depend on the batch either."""
+
+    def __init__(self, upstream: nn.Module):
+        super().__init__()
+        from s3prl_fusion.upstreams.hf_ssl import MaskedFrontEnd
+
+        self.upstream = upstream
+        self.front_end = MaskedFrontEnd(upstream)
+        self.frame_counter: FrameCounter | None = None
+
+    def get_downsample_rates(self, key: str = "hidden_states") -> int:
+        return self.upstream.get_downsample_rates(key)
+
+    def forward(self, wavs: list[Tensor]) -> dict:
+        """wavs: B waveforms (samples,) -> the upstream's dict plus "feature_lengths" (B,)."""
+        lengths = torch.tensor([wav.numel() for wav in wavs], device=wavs[0].device)
+        with self.front_end.padding(lengths):
+            output = dict(self.upstream(wavs))
+        if self.frame_counter is None:
+            self.frame_counter = FrameCounter(self.frames_alone, self.get_downsample_rates("hidden_states"))
+        output["feature_lengths"] = torch.tensor([self.frame_counter(int(n)) for n in lengths.tolist()], device=lengths.device)
+        return output
+
+    def frames_alone(self, num_samples: int) -> int:
+        """The frames the upstream makes for ``num_samples`` samples of noise alone (eval mode, no autograd)."""
+        parameter = next(iter(self.upstream.parameters()), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        noise = torch.randn(num_samples, generator=torch.Generator().manual_seed(num_samples)).to(device)
+        was_training = self.upstream.training
+        self.upstream.eval()
+        try:
+            with torch.no_grad():
+                return int(self.upstream([noise])["hidden_states"][0].size(1))
+        finally:
+            self.upstream.train(was_training)
+
+
+class FrameCounter:
+    """Frames an upstream makes for an N-sample utterance alone, from ``frames_alone`` probes.
+
+    A stack of strided convolutions or STFT frames makes ``floor((N + offset) / rate)`` frames
+    (WavLM / HuBERT: offset -80, rate 320, i.e. ``floor((N - 400) / 320) + 1``). ``offset`` is found
+    once by a binary search over one ``rate`` span of probe lengths, then checked on other
+    lengths; for an upstream that follows no such rule each new length is probed once and kept.
+    """
+
+    PROBE_START = 16000
+    CHECK_LENGTHS = (8037, 37301)
+
+    def __init__(self, frames_alone, rate: int):
+        self.frames_alone, self.rate = frames_alone, rate
+        self.probed: dict[int, int] = {}
+        self.offset = self._find_offset()
+
+    def __call__(self, num_samples: int) -> int:
+        if self.offset is not None:
+            return (num_samples + self.offset) // self.rate
+        return self._probe(num_samples)
+
+    def _probe(self, num_samples: int) -> int:
+        if num_samples not in self.probed:
+            self.probed[num_samples] = self.frames_alone(num_samples)
+        return self.probed[num_samples]
+
+    def _find_offset(self) -> int | None:
+        start, rate = self.PROBE_START, self.rate
+        base = self._probe(start)
+        if self._probe(start + rate) != base + 1:
+            return None
+        low, high = start + 1, start + rate  # the first length making base + 1 frames lies in [low, high]
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self._probe(middle) > base else (middle + 1, high)
+        offset = (base + 1) * rate - low
+        if any(self._probe(n) != (n + offset) // rate for n in self.CHECK_LENGTHS):
+            return None
+        return offset
 
 
 def _unknown_name_message(name: str, valid: list[str]) -> str:
-    nearest = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(nearest)}?" if nearest else ""
-    return f"unknown upstream name {name!r}.{hint} `s3prl-fusion list` prints every upstream and preset."
+    return f"unknown upstream name {name!r}.{did_you_mean(name, valid)} `s3prl-fusion list` prints every upstream and preset."

@@ -10,7 +10,9 @@ Two ways to handle Whisper's fixed 30 s input (``length_mode``):
   self-attention, so an utterance gets the same features alone or batched.
 
 Inputs longer than 30 s are cut into consecutive 30 s windows whose frames are concatenated.
-An N-sample utterance yields ``whisper_frame_count(N)`` frames in both modes.
+An N-sample utterance yields ``whisper_frame_count(N)`` frames in both modes, and the same
+features whatever batch it is in. Every layer runs, in train mode too (no LayerDrop); weights
+load in float32 whatever dtype the checkpoint is stored in.
 """
 from __future__ import annotations
 
@@ -62,9 +64,10 @@ def _check_feature_extractor(feature_extractor: WhisperFeatureExtractor, config:
 
 
 def _load_pretrained(source: str) -> tuple[WhisperEncoder, WhisperFeatureExtractor]:
-    """The encoder of a saved WhisperModel (the decoder is dropped) and its feature extractor,
-    built from ``num_mel_bins`` when the source has no preprocessor_config.json."""
-    encoder = WhisperModel.from_pretrained(source).get_encoder()
+    """The encoder of a saved WhisperModel (the decoder is dropped) in float32, whatever dtype the
+    checkpoint is stored in, and its feature extractor, built from ``num_mel_bins`` when the
+    source has no preprocessor_config.json."""
+    encoder = WhisperModel.from_pretrained(source, dtype=torch.float32).get_encoder()
     try:
         feature_extractor = WhisperFeatureExtractor.from_pretrained(source)
     except OSError:
@@ -101,6 +104,7 @@ class WhisperEncoderUpstream(nn.Module):
             )
         encoder, feature_extractor = _load_pretrained(source) if source is not None else _build_random(config)
         _check_feature_extractor(feature_extractor, encoder.config)
+        encoder.layerdrop = encoder.config.encoder_layerdrop = 0.0  # a trained member keeps every layer
         self.encoder = encoder
         self.log_mel = WhisperLogMel(feature_extractor)
         self.length_mode = length_mode
