@@ -3,12 +3,18 @@
 Installed from a ``.pth`` file, so ``python run_downstream.py`` inside an s3prl checkout sees
 the plugin with no import typed by the user. This module imports nothing heavy: a Python
 that never imports torchaudio, huggingface_hub or s3prl pays only for a dictionary lookup.
+
+With ``S3PRL_FUSION_COMPAT_ONLY=1`` in the environment only the compatibility patches are
+installed (torchaudio, huggingface_hub, s3prl's checkpoint loading): s3prl runs as it would
+unpatched on these libraries, without the plugin's upstreams, interfaces, tasks or runner
+changes.
 """
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import importlib.abc
+import importlib.util
+import os
 import sys
 
 # module name -> (function run before it executes, function run on it after it executes),
@@ -21,6 +27,23 @@ _HOOKS = {
     "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.task_patches:patch_sv_dataset"),
     "s3prl.downstream.sv_voxceleb1.expert": (None, "s3prl_fusion.task_patches:patch_sv_expert"),
 }
+COMPAT_ONLY_ENV = "S3PRL_FUSION_COMPAT_ONLY"
+_COMPAT_HOOKS = {
+    "torchaudio": _HOOKS["torchaudio"],
+    "huggingface_hub": _HOOKS["huggingface_hub"],
+    "s3prl.downstream.runner": (None, "s3prl_fusion._autoload:allow_s3prl_checkpoints"),
+}
+
+
+def allow_s3prl_checkpoints(runner_module) -> None:
+    """The runner's compatibility patch alone: weights-only loading of s3prl checkpoints."""
+    from s3prl_fusion import compat
+
+    compat.allow_s3prl_checkpoints()
+
+
+def _active_hooks() -> dict:
+    return _COMPAT_HOOKS if os.environ.get(COMPAT_ONLY_ENV) == "1" else _HOOKS
 
 
 def _resolve(target: str):
@@ -55,7 +78,8 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
         self._finding = set()
 
     def find_spec(self, fullname, path, target=None):
-        if fullname not in _HOOKS or fullname in self._finding:
+        hooks = _active_hooks()
+        if fullname not in hooks or fullname in self._finding:
             return None
         self._finding.add(fullname)
         try:
@@ -64,7 +88,7 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
             self._finding.discard(fullname)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _PatchingLoader(spec.loader, *_HOOKS[fullname])
+        spec.loader = _PatchingLoader(spec.loader, *hooks[fullname])
         return spec
 
 
@@ -73,6 +97,6 @@ def install() -> None:
     if any(isinstance(finder, _PostImportFinder) for finder in sys.meta_path):
         return
     sys.meta_path.insert(0, _PostImportFinder())
-    for name, (_, after) in _HOOKS.items():
+    for name, (_, after) in _active_hooks().items():
         if name in sys.modules and after:
             _resolve(after)(sys.modules[name])

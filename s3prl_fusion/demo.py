@@ -48,7 +48,6 @@ def run_demo(out: Path, steps: int, interfaces: list[str], device: str = "cpu") 
         f"config.downstream_expert.datarc.bucket_file='{buckets}'",
         f"config.runner.total_steps={steps}",
         f"config.runner.save_step={max(1, steps // 2)}",
-        f"config.interface.gumd.anneal_steps={steps}",
     ]
     results = {}
     untrained = out / "untrained_hconv"

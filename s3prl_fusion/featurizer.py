@@ -3,7 +3,8 @@
 It has s3prl's Featurizer contract: built from the upstream, exposes ``output_dim`` and
 ``downsample_rate``, and maps ``(wavs, upstream_features)`` to a list of unpadded
 per-utterance (T_i, output_dim) tensors. Its state carries the fusion set-up (interface,
-members, layers, dims, settings), so a checkpoint cannot be loaded into a different one.
+members, layers, dims, settings, what each member is and the members' autocast), so a
+checkpoint cannot be loaded into a different one.
 """
 from __future__ import annotations
 
@@ -12,14 +13,21 @@ import sys
 import torch
 from torch import Tensor, nn
 
-from s3prl_fusion.interfaces import build_interface, count_parameters
+from s3prl_fusion.errors import UserError
+from s3prl_fusion.interfaces import RunLength, build_interface, count_parameters
+from s3prl_fusion.upstreams.identity import upstream_identities
 
 SAMPLE_RATE = 16000
 TOLERABLE_SEQLEN_DIFF = 5
+COMPARED_SETUP_KEYS = ("interface", "members", "layer_counts", "dims", "settings")
 
 
-class FusionSetupMismatch(ValueError):
+class FusionSetupMismatch(UserError, ValueError):
     """A checkpoint was made with another interface, member set or interface settings."""
+
+
+class FeatureSelectionError(UserError, ValueError):
+    """An ``-s`` / ``-l`` that neither the upstream nor an interface can honour."""
 
 
 def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
@@ -38,10 +46,13 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
 
 def probe_forward(upstream: nn.Module, device: str) -> dict:
     """The upstream's output for one second of noise, in eval mode without autograd; the
-    upstream's training mode is restored afterwards."""
+    upstream's training mode is restored afterwards. Torch's global random state (CPU, and the
+    CUDA device used) is the same afterwards as before, so a seeded run draws what it would
+    draw without the probe."""
     was_training = upstream.training
     upstream.eval()
-    with torch.no_grad():
+    cuda_devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices), torch.no_grad():
         output = upstream([torch.randn(SAMPLE_RATE, device=device)])
     upstream.train(was_training)
     return output
@@ -56,6 +67,27 @@ def upstream_layout(upstream: nn.Module, device: str) -> tuple[list[str], list[i
     return members, [stack.size(0) for stack in stacks], [stack.size(-1) for stack in stacks]
 
 
+def identity_differences(saved: dict, now: dict) -> list[str]:
+    """What differs in the members' identities (member by member) and autocast between a
+    checkpoint's set-up and this run's. A checkpoint written before members were identified
+    lacks both keys; what it lacks is not compared (its members are matched by label only)."""
+    differences = []
+    if "autocast" in saved and saved["autocast"] != now["autocast"]:
+        differences.append(f"autocast: checkpoint {saved['autocast']!r} vs now {now['autocast']!r}")
+    if "member_identities" not in saved:
+        return differences
+    saved_members, now_members = saved["member_identities"], now["member_identities"]
+    if len(saved_members) != len(now_members):
+        return differences + [f"member count: checkpoint {len(saved_members)} vs now {len(now_members)}"]
+    for index, (before, after) in enumerate(zip(saved_members, now_members)):
+        differences += [
+            f"member {index} ({after.get('label')}) {key}: checkpoint {before.get(key)!r} vs now {after.get(key)!r}"
+            for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)
+        ]
+    return differences
+
+
 class FusionFeaturizer(nn.Module):
     """Upstream hidden states -> one trainable interface -> per-utterance features.
 
@@ -64,17 +96,31 @@ class FusionFeaturizer(nn.Module):
         interface: registry name (``ws``, ``gumd``, ``hconv``, ``chconv``).
         settings: the interface's settings (task config key ``interface.<name>``).
         upstream_device: where to run the probe forward.
-        upstream_name: the ``-u`` name, recorded in the set-up for mismatch messages.
+        upstream_name, upstream_ckpt, upstream_model_config: the runner's ``-u``, ``-k``, ``-g``,
+            which identify a single (not fused) upstream; the name is also recorded for messages.
+        run: the training run's length (s3prl's ``total_steps``, ``gradient_accumulate_steps``),
+            for interfaces that follow a schedule (GumD's temperature).
     """
 
-    def __init__(self, upstream: nn.Module, interface: str, settings: dict | None = None, upstream_device: str = "cpu", upstream_name: str = ""):
+    def __init__(
+        self,
+        upstream: nn.Module,
+        interface: str,
+        settings: dict | None = None,
+        upstream_device: str = "cpu",
+        upstream_name: str = "",
+        upstream_ckpt: str | None = None,
+        upstream_model_config: str | None = None,
+        run: RunLength | None = None,
+    ):
         super().__init__()
         self.name = "FusionFeaturizer"
         members, layer_counts, dims = upstream_layout(upstream, upstream_device)
         settings = dict(settings or {})
-        self.interface = build_interface(interface, layer_counts, dims, **settings)
+        self.interface = build_interface(interface, layer_counts, dims, run=run, **settings)
         self.output_dim = self.interface.output_dim
         self.downsample_rate = upstream.get_downsample_rates("hidden_states")
+        identities, autocast = upstream_identities(upstream, upstream_name, upstream_ckpt, upstream_model_config)
         self.setup = {
             "interface": interface,
             "upstream": upstream_name,
@@ -82,6 +128,8 @@ class FusionFeaturizer(nn.Module):
             "layer_counts": layer_counts,
             "dims": dims,
             "settings": settings,
+            "member_identities": identities,
+            "autocast": autocast,
         }
         print(
             f"[{self.name}] - interface {interface} over {len(members)} member(s) {members} "
@@ -89,6 +137,8 @@ class FusionFeaturizer(nn.Module):
             f"output dim {self.output_dim}",
             file=sys.stderr,
         )
+        for line in getattr(self.interface, "describe", list)():
+            print(f"[{self.name}] - {line}", file=sys.stderr)
 
     def get_extra_state(self) -> dict:
         return dict(self.setup)
@@ -96,9 +146,10 @@ class FusionFeaturizer(nn.Module):
     def set_extra_state(self, state: dict) -> None:
         differences = [
             f"{key}: checkpoint {state.get(key)!r} vs now {self.setup.get(key)!r}"
-            for key in ("interface", "members", "layer_counts", "dims", "settings")
+            for key in COMPARED_SETUP_KEYS
             if state.get(key) != self.setup.get(key)
         ]
+        differences += identity_differences(state, self.setup)
         if differences:
             raise FusionSetupMismatch(
                 "the checkpoint's featurizer was trained with a different fusion set-up ("

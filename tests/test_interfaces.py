@@ -6,12 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from s3prl_fusion.errors import UnknownNameError
 from s3prl_fusion.interfaces import (
     INTERFACES,
     CHConv,
     GumbelLayerSelect,
     HConv,
     HierarchicalConv,
+    RunLength,
     WeightedSum,
     build_interface,
     count_parameters,
@@ -160,12 +162,28 @@ def test_gumbel_temperature_anneals_and_stops_at_tau_end():
         for _ in range(6):
             temperatures.append(interface.temperature)
             interface(stacks)
-        assert temperatures[0] == pytest.approx(2.0)
-        assert all(a > b for a, b in zip(temperatures[:4], temperatures[1:5]))
-        assert temperatures[4] == temperatures[5] == pytest.approx(0.5)
+        assert temperatures[0] == 2.0  # the first update
+        assert all(a > b for a, b in zip(temperatures[:3], temperatures[1:4]))
+        assert temperatures[3] == temperatures[4] == temperatures[5] == pytest.approx(0.5)  # the 4th update on
         interface.eval()
         interface(stacks)
         assert int(interface.step) == 6
+
+
+def test_gumbel_counts_optimizer_updates_of_several_forwards():
+    interface = GumbelLayerSelect([3], [4], tau_start=2.0, tau_end=0.5, run=RunLength(total_updates=3, forwards_per_update=4))
+    stacks = random_stacks([3], [4])
+    temperatures = []
+    for _ in range(14):
+        temperatures.append(interface.temperature)
+        interface(stacks)
+    assert temperatures[:4] == [2.0] * 4 and temperatures[4:8] == [pytest.approx(1.0)] * 4
+    assert temperatures[8:] == [pytest.approx(0.5)] * 6
+    assert int(interface.step) == 3  # completed updates; two forwards into the fourth
+    assert interface.describe() == [
+        "gumd temperature 2 -> 0.5 (exponential) over 3 optimizer updates (runner.total_steps), 4 training forward(s) per update"
+    ]
+    assert build_interface("gumd", [3], [4], anneal_steps=7, run=RunLength(3, 4)).anneal_steps == 7
 
 
 def test_gumbel_eval_is_deterministic_hard_selection_per_dim():
@@ -242,10 +260,11 @@ def test_forward_rejects_stacks_that_do_not_match_the_members():
 
 
 def test_registry_names_the_nearest_interface_and_setting():
-    with pytest.raises(ValueError, match=r"'hcon'.*'hconv'.*ws, gumd, hconv, chconv"):
+    with pytest.raises(UnknownNameError, match=r"'hcon'.*ws, gumd, hconv, chconv\. Did you mean hconv"):
         build_interface("hcon", [13], [8])
-    with pytest.raises(ValueError, match=r"'tau_star'.*'tau_start'.*anneal_steps"):
+    with pytest.raises(UnknownNameError, match=r"'tau_star'.*anneal_steps.*Did you mean tau_start") as raised:
         build_interface("gumd", [13], [8], tau_star=1.0)
+    assert "run" not in str(raised.value).split("valid settings: ")[1].split(". Did")[0].split(", ")  # the run length is not a setting
     assert isinstance(build_interface("chconv", [4, 13], [8, 8], projection="none"), CHConv)
 
 

@@ -2,23 +2,22 @@
 first) into one feature sequence ``(B, T, output_dim)``, found by name in ``INTERFACES``.
 
 Every interface is built as ``cls(layer_counts, dims, **settings)`` (one entry per fused
-upstream), has an int ``output_dim`` and ``learned_layer_weights() -> list[(L_i,)]``.
+upstream), has an int ``output_dim`` and ``learned_layer_weights() -> list[(L_i,)]``. An
+interface that follows a schedule also takes ``run`` (a ``RunLength``: the training run's
+optimizer updates and forwards per update); one with more to say at start-up than its
+parameter count has ``describe() -> list[str]``.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Sequence
 
 from torch import nn
 
+from s3prl_fusion.errors import UnknownNameError, did_you_mean
 from s3prl_fusion.interfaces.gumd import GumbelLayerSelect
-from s3prl_fusion.interfaces.hconv import (
-    CHConv,
-    HConv,
-    HierarchicalConv,
-    parameter_counts_by_projection,
-)
+from s3prl_fusion.interfaces.hconv import CHConv, HConv, HierarchicalConv, parameter_counts_by_projection
+from s3prl_fusion.interfaces.run_length import RunLength
 from s3prl_fusion.interfaces.ws import WeightedSum
 
 INTERFACES: dict[str, type[nn.Module]] = {
@@ -29,34 +28,34 @@ INTERFACES: dict[str, type[nn.Module]] = {
 }
 
 
-def _nearest(word: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or nothing."""
-    matches = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
-
-
 def interface_settings(name: str) -> list[str]:
     """The setting keys the interface ``name`` accepts."""
-    parameters = inspect.signature(INTERFACES[name]).parameters
-    return [key for key in parameters if key not in ("layer_counts", "dims")]
+    return [key for key in _parameters(name) if key not in ("layer_counts", "dims", "run")]
+
+
+def _parameters(name: str) -> list[str]:
+    return list(inspect.signature(INTERFACES[name]).parameters)
 
 
 def build_interface(
-    name: str, layer_counts: Sequence[int], dims: Sequence[int], **settings
+    name: str,
+    layer_counts: Sequence[int],
+    dims: Sequence[int],
+    run: RunLength | None = None,
+    **settings,
 ) -> nn.Module:
-    """Build the interface ``name`` for members with ``layer_counts`` and ``dims``."""
+    """Build the interface ``name`` for members with ``layer_counts`` and ``dims``; ``run``
+    reaches the interfaces that follow a schedule over the training run."""
     if name not in INTERFACES:
-        raise ValueError(
-            f"unknown interface {name!r}{_nearest(name, list(INTERFACES))}; "
-            f"valid names: {', '.join(INTERFACES)}"
-        )
+        raise UnknownNameError(f"unknown interface {name!r}; valid names: {', '.join(INTERFACES)}.{did_you_mean(name, INTERFACES)}")
     valid = interface_settings(name)
     for key in settings:
         if key not in valid:
-            raise ValueError(
-                f"unknown setting {key!r}{_nearest(key, valid)} for interface {name!r}; "
-                f"valid settings: {', '.join(valid)}"
+            raise UnknownNameError(
+                f"unknown setting {key!r} for interface {name!r}; valid settings: {', '.join(valid)}.{did_you_mean(key, valid)}"
             )
+    if run is not None and "run" in _parameters(name):
+        settings["run"] = run
     return INTERFACES[name](layer_counts, dims, **settings)
 
 
@@ -71,6 +70,7 @@ __all__ = [
     "GumbelLayerSelect",
     "HConv",
     "HierarchicalConv",
+    "RunLength",
     "WeightedSum",
     "build_interface",
     "count_parameters",

@@ -9,8 +9,21 @@ from torch import Tensor, nn
 
 from s3prl_fusion.fusion.align import check_members, check_stacks, normalize_features
 from s3prl_fusion.fusion.merge import ConcatProjection
+from s3prl_fusion.interfaces.run_length import RunLength
 
 SCHEDULES = ("exponential", "linear")
+ANNEAL_UPDATES_WITHOUT_RUN = 10000
+
+
+def anneal_updates(anneal_steps: int | None, run: RunLength) -> tuple[int, str]:
+    """(optimizer updates the annealing takes, where that number comes from)."""
+    if anneal_steps is not None:
+        if int(anneal_steps) < 1:
+            raise ValueError(f"anneal_steps={anneal_steps} must be a positive number of optimizer updates")
+        return int(anneal_steps), "anneal_steps"
+    if run.total_updates is not None:
+        return int(run.total_updates), "runner.total_steps"
+    return ANNEAL_UPDATES_WITHOUT_RUN, "no run length known"
 
 
 class GumbelLayerSelect(nn.Module):
@@ -25,19 +38,25 @@ class GumbelLayerSelect(nn.Module):
     a single member: no projection.
 
     The temperature follows the schedule from ``tau_start`` to ``tau_end`` over the first
-    ``anneal_steps`` training forwards, then stays at ``tau_end``. Training forwards are counted
-    in the buffer ``step``, which is saved in the state dict, so a resumed run continues the
-    schedule.
+    ``anneal_steps`` optimizer updates, then stays at ``tau_end``: the first update's forwards
+    use ``tau_start``, the ``anneal_steps``-th update's use ``tau_end`` exactly. Updates are
+    counted as s3prl's runner counts them: one per ``run.forwards_per_update`` training
+    forwards (gradient accumulation). Completed updates are counted in the buffer ``step``,
+    which is saved in the state dict, so a resumed run continues the schedule.
 
     Settings:
         tau_start, tau_end: temperatures at the first and from the ``anneal_steps``-th
-            training forward on.
-        anneal_steps: training forwards the annealing takes.
+            optimizer update on.
+        anneal_steps: optimizer updates the annealing takes; default (None): the whole run,
+            ``run.total_updates`` (s3prl's ``runner.total_steps``), or
+            ``ANNEAL_UPDATES_WITHOUT_RUN`` where no run length is known.
         schedule: ``"exponential"`` (geometric from tau_start to tau_end) or ``"linear"``.
         straight_through: training forwards use hard one-hot samples with soft gradients
             instead of soft samples.
         normalize: parameter-free layer norm over D of every layer first.
         output_dim: projection size when fusing several members (default ``max D_i``).
+
+    ``run``: the training run's length (not a setting: the featurizer passes the runner's).
     """
 
     def __init__(
@@ -46,11 +65,12 @@ class GumbelLayerSelect(nn.Module):
         dims: Sequence[int],
         tau_start: float = 2.0,
         tau_end: float = 0.1,
-        anneal_steps: int = 10000,
+        anneal_steps: int | None = None,
         schedule: str = "exponential",
         straight_through: bool = False,
         normalize: bool = False,
         output_dim: int | None = None,
+        run: RunLength | None = None,
     ):
         super().__init__()
         check_members(layer_counts, dims)
@@ -58,15 +78,16 @@ class GumbelLayerSelect(nn.Module):
             raise ValueError(
                 f"tau_start={tau_start} and tau_end={tau_end} must both be positive temperatures"
             )
-        if int(anneal_steps) < 1:
-            raise ValueError(f"anneal_steps={anneal_steps} must be a positive number of steps")
+        run = run or RunLength()
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule={schedule!r} is not one of {list(SCHEDULES)}")
         self.layer_counts = [int(count) for count in layer_counts]
         self.dims = [int(dim) for dim in dims]
         self.tau_start = float(tau_start)
         self.tau_end = float(tau_end)
-        self.anneal_steps = int(anneal_steps)
+        self.anneal_steps, self.anneal_steps_source = anneal_updates(anneal_steps, run)
+        self.forwards_per_update = int(run.forwards_per_update)
+        self._forwards_into_update = 0
         self.schedule = schedule
         self.straight_through = bool(straight_through)
         self.normalize = bool(normalize)
@@ -79,8 +100,8 @@ class GumbelLayerSelect(nn.Module):
 
     @property
     def temperature(self) -> float:
-        """The temperature for the next training forward."""
-        progress = min(int(self.step) / self.anneal_steps, 1.0)
+        """The temperature of the optimizer update in progress (``step`` updates completed)."""
+        progress = 1.0 if self.anneal_steps == 1 else min(int(self.step) / (self.anneal_steps - 1), 1.0)
         if self.schedule == "linear":
             return self.tau_start + (self.tau_end - self.tau_start) * progress
         return self.tau_start * (self.tau_end / self.tau_start) ** progress
@@ -97,7 +118,7 @@ class GumbelLayerSelect(nn.Module):
         check_stacks(stacks, self.layer_counts, self.dims)
         temperature = self.temperature
         if self.training:
-            self.step += 1
+            self._count_forward()
         selected = []
         for stack, logits in zip(stacks, self.logits):
             if self.normalize:
@@ -105,6 +126,22 @@ class GumbelLayerSelect(nn.Module):
             weights = self._layer_weights(logits, temperature)
             selected.append((weights[:, None, None, :] * stack).sum(dim=0))
         return self.merge(selected)
+
+    def _count_forward(self) -> None:
+        """One training forward; every ``forwards_per_update``-th completes an optimizer update.
+        The forwards into an unfinished update are not saved: s3prl's runner saves right after
+        an update, and a resumed run starts a fresh accumulation."""
+        self._forwards_into_update += 1
+        if self._forwards_into_update == self.forwards_per_update:
+            self._forwards_into_update = 0
+            self.step += 1
+
+    def describe(self) -> list[str]:
+        """Start-up lines: the temperature schedule in optimizer updates."""
+        return [
+            f"gumd temperature {self.tau_start:g} -> {self.tau_end:g} ({self.schedule}) over {self.anneal_steps:,} "
+            f"optimizer updates ({self.anneal_steps_source}), {self.forwards_per_update} training forward(s) per update"
+        ]
 
     @torch.no_grad()
     def learned_layer_weights(self) -> list[Tensor]:

@@ -14,14 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from s3prl_fusion.fusion.align import (
-    align_dims,
-    align_layers,
-    check_members,
-    check_stacks,
-    layer_interpolation_matrix,
-    normalize_features,
-)
+from s3prl_fusion.fusion.align import align_dims, align_layers, check_members, check_stacks, layer_interpolation_matrix, normalize_features
 from s3prl_fusion.fusion.merge import merge_add, merge_concat
 
 MATCH_DIMS = ("interpolate", "error")
@@ -297,6 +290,18 @@ class CHConv(nn.Module):
         if self.normalize:
             stacks = [normalize_features(stack) for stack in stacks]
         return self.conv(self.projection(merge_concat(align_layers(stacks))))
+
+    def describe(self) -> list[str]:
+        """Start-up lines: the parameter counts with either projection, for the same members."""
+        projection_dim = self.conv.dim if self.projection_kind == "linear" else None
+        counts = parameter_counts_by_projection(
+            self.layer_counts, self.dims, projection_dim=projection_dim,
+            kernel_size=self.conv.kernel_size, stride=self.conv.stride,
+        )
+        return [
+            f"chconv parameters by projection: linear {counts['linear']:,}, none {counts['none']:,} "
+            f"(this run: {self.projection_kind})"
+        ]
 
     @torch.no_grad()
     def learned_layer_weights(self) -> list[Tensor]:

@@ -1,0 +1,118 @@
+"""GumD's temperature schedule spans the run s3prl's runner is configured for, in optimizer
+updates: with gradient accumulation, the first update's forwards use tau_start and the last
+update's tau_end; a checkpoint continues the schedule where it stopped."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import s3prl
+import yaml
+
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
+from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.interfaces import RunLength, build_interface
+
+TOTAL_UPDATES = 4
+ACCUMULATION = 3
+TAU_START, TAU_END = 2.0, 0.1
+
+# s3prl's own run_downstream.py in a fresh interpreter, recording the temperature of every
+# Gumbel-softmax draw the training forwards make
+RECORDING_RUN = """
+import json, runpy, sys
+import torch.nn.functional as F
+
+record, script, *arguments = sys.argv[1:]
+temperatures = []
+gumbel_softmax = F.gumbel_softmax
+def recording_gumbel_softmax(logits, tau=1.0, **kwargs):
+    temperatures.append(tau)
+    return gumbel_softmax(logits, tau=tau, **kwargs)
+F.gumbel_softmax = recording_gumbel_softmax
+sys.argv = [script, *arguments]
+runpy.run_path(script, run_name="__main__")
+open(record, "w").write(json.dumps(temperatures))
+"""
+
+
+@pytest.fixture(scope="module")
+def run_config(tmp_path_factory, librispeech_buckets) -> Path:
+    """The demo ASR config with 3 forwards per update, 4 updates, a checkpoint after each, and
+    no anneal_steps (the default: the run's total_steps)."""
+    config = yaml.safe_load((ASR_CONFIGS / "demo.yaml").read_text())
+    config["downstream_expert"]["datarc"].update(
+        libri_root=str(LIBRISPEECH_MINI), bucket_file=str(librispeech_buckets), dict_path=str(ASR_CONFIGS / "char.dict"),
+        train_batch_size=2,
+    )
+    config["runner"].update(total_steps=TOTAL_UPDATES, gradient_accumulate_steps=ACCUMULATION, save_step=1, log_step=2, max_keep=TOTAL_UPDATES)
+    assert "anneal_steps" not in config["interface"]["gumd"]
+    path = tmp_path_factory.mktemp("gumd-config") / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, run_config) -> tuple[Path, list[float]]:
+    """(the experiment folder, the temperatures of its Gumbel draws: one per member per forward)."""
+    expdir = tmp_path_factory.mktemp("gumd-run") / "exp-gumd-accumulate"
+    record = expdir.parent / "temperatures.json"
+    result = run_python([
+        "-c", RECORDING_RUN, str(record), str(Path(s3prl.__file__).parent / "run_downstream.py"),
+        "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "gumd", "-d", "asr", "-c", str(run_config),
+        "-p", str(expdir), "--device", "cpu",
+    ])
+    assert "gumd temperature 2 -> 0.1 (exponential) over 4 optimizer updates (runner.total_steps), 3 training forward(s) per update" in result.stderr
+    return expdir, json.loads(record.read_text())
+
+
+def per_update(temperatures: list[float], members: int = 2) -> list[list[float]]:
+    """The draws grouped by optimizer update: ACCUMULATION forwards x ``members`` draws each."""
+    size = ACCUMULATION * members
+    return [temperatures[start:start + size] for start in range(0, len(temperatures), size)]
+
+
+def test_first_update_uses_tau_start_and_last_update_tau_end(trained):
+    _, temperatures = trained
+    updates = per_update(temperatures)
+    assert len(updates) == TOTAL_UPDATES and all(len(set(update)) == 1 for update in updates)
+    schedule = [update[0] for update in updates]
+    assert schedule[0] == TAU_START
+    assert schedule[-1] == pytest.approx(TAU_END, rel=1e-12)
+    assert all(earlier > later for earlier, later in zip(schedule, schedule[1:]))
+
+
+def test_checkpoints_count_optimizer_updates(trained):
+    expdir, _ = trained
+    for step in range(1, TOTAL_UPDATES + 1):
+        checkpoint = load_checkpoint(expdir / f"states-{step}.ckpt")
+        assert checkpoint["Step"] == step
+        assert int(checkpoint["Featurizer"]["interface.step"]) == step  # updates, not the 3x as many forwards
+    identities = checkpoint["Featurizer"]["_extra_state"]["member_identities"]
+    assert [(member["label"], member["kind"]) for member in identities] == [("wavlm_small_random", "hf"), ("whisper_small_random", "whisper")]
+
+
+def test_resume_continues_the_schedule(trained):
+    """A checkpoint holds the completed updates, so GumD rebuilt from it (as ``-e`` does) goes on
+    with the temperature the uninterrupted run used next."""
+    expdir, temperatures = trained
+    schedule = [update[0] for update in per_update(temperatures)]
+    for step in range(1, TOTAL_UPDATES):
+        featurizer = load_checkpoint(expdir / f"states-{step}.ckpt")["Featurizer"]
+        setup = featurizer["_extra_state"]
+        resumed = build_interface("gumd", setup["layer_counts"], setup["dims"], run=RunLength(TOTAL_UPDATES, ACCUMULATION), **setup["settings"])
+        resumed.load_state_dict({key[len("interface."):]: value for key, value in featurizer.items() if key.startswith("interface.")})
+        assert resumed.train().temperature == schedule[step]
+
+
+TASK_CONFIGS = [*sorted(ASR_CONFIGS.parent.glob("*/config*.yaml")), ASR_CONFIGS / "demo.yaml"]
+
+
+@pytest.mark.parametrize("config_path", TASK_CONFIGS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_every_shipped_config_anneals_over_its_whole_run(config_path):
+    config = yaml.safe_load(config_path.read_text())
+    runner = config["runner"]
+    settings = (config.get("interface") or {}).get("gumd") or {}
+    interface = build_interface("gumd", [13], [768], run=RunLength(runner["total_steps"], runner["gradient_accumulate_steps"]), **settings)
+    assert (interface.anneal_steps, interface.forwards_per_update) == (runner["total_steps"], runner["gradient_accumulate_steps"])
