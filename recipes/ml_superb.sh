@@ -7,6 +7,12 @@
 #   MODE       mono (default): one model per Mono-1h language in OUT_DIR/<language>/, CER averaged
 #              multi: one model over every language in OUT_DIR
 #   LANGUAGES  mono only: the Mono-1h languages to run (default: all 13)
+#   SELECTION  the checkpoint decoded on test:
+#              dev-loss-ave (default, as ESPnet's recipe decodes valid.loss.ave.pth): the average
+#                of the NBEST (default 5) checkpoints of lowest dev loss, OUT_DIR/.../dev-loss-ave.ckpt
+#              dev-cer-best: the checkpoint of lowest dev error rate, dev-best.ckpt
+#              A run that never evaluated dev (eval_step > total_steps) decodes its newest checkpoint.
+# The Mono-1h result is ESPnet's mean over languages of the mean over each language's pairs.
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage ml_superb
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
@@ -14,9 +20,29 @@ shift 4
 MODE="${MODE:-mono}"
 MONO_LANGUAGES="eng1 eng2 eng3 fra1 fra2 deu1 deu2 rus swa swe jpn cmn xty"
 LANGUAGES="${LANGUAGES:-$MONO_LANGUAGES}"
+SELECTION="${SELECTION:-dev-loss-ave}"
+NBEST="${NBEST:-5}"
 TEST_SPLIT=test
+case "$SELECTION" in
+  dev-loss-ave | dev-cer-best) ;;
+  *) echo "error: SELECTION must be dev-loss-ave or dev-cer-best, got '$SELECTION'" >&2; exit 2 ;;
+esac
 
 fusion_require "$DATA_ROOT" "the ML-SUPERB data root" "download ML-SUPERB and pass the folder holding {dataset}/{lang}/ as ML_SUPERB_ROOT"
+
+selected_checkpoint() {  # OUT_DIR -> the checkpoint SELECTION decodes
+  local out_dir="$1"
+  if [ "$SELECTION" = dev-loss-ave ] && compgen -G "$out_dir/dev-loss-step-*.ckpt" > /dev/null; then
+    "$PYTHON" -m s3prl_fusion.downstreams.ml_superb.average --expdir "$out_dir" --nbest "$NBEST"
+    return
+  fi
+  if [ "$SELECTION" = dev-cer-best ] && [ -f "$out_dir/dev-best.ckpt" ]; then
+    echo "$out_dir/dev-best.ckpt"
+    return
+  fi
+  echo "[recipe] $out_dir has no dev evaluation to select by ($SELECTION): decoding its newest checkpoint" >&2
+  fusion_newest_checkpoint "$out_dir"
+}
 
 train_and_evaluate() {  # OUT_DIR DATARC_ITEMS... (runner flags come from the recipe's arguments)
   local out_dir="$1"
@@ -25,7 +51,10 @@ train_and_evaluate() {  # OUT_DIR DATARC_ITEMS... (runner flags come from the re
   for item in "$@"; do datarc+=("config.downstream_expert.datarc.$item"); done
   mkdir -p "$out_dir"
   fusion_train ml_superb "$UPSTREAM" "$INTERFACE" "$out_dir" "$(fusion_overrides "${datarc[@]}")" "${RUNNER_FLAGS[@]}"
-  fusion_runner -m evaluate -e "$(fusion_best_checkpoint "$out_dir")" -t "$TEST_SPLIT" --device "$DEVICE"
+  local checkpoint
+  checkpoint=$(selected_checkpoint "$out_dir")
+  echo "[recipe] decoding $checkpoint"
+  fusion_runner -m evaluate -e "$checkpoint" -t "$TEST_SPLIT" --device "$DEVICE"
 }
 
 RUNNER_FLAGS=("$@")

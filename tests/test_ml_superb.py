@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import yaml
-
-import s3prl_fusion  # noqa: F401  (makes torchaudio / s3prl importable first)
 import torch
+import yaml
 from tensorboardX import SummaryWriter
 
+import s3prl_fusion  # noqa: F401  (makes torchaudio / s3prl importable first)
 from s3prl_fusion.downstreams.ml_superb.corpus import MlSuperbCorpus, MlSuperbDataError
 from s3prl_fusion.downstreams.ml_superb.dataset import LengthSortedBatches
 from s3prl_fusion.downstreams.ml_superb.expert import DownstreamExpert
@@ -322,10 +321,10 @@ def test_expert_train_dev_test_round(root: Path, tmp_path: Path):
     assert expert.log_records("train", records, logger, 1, batch_ids=[0, 1], total_batch_num=2) == []
     assert "ml_superb/train-loss" in logger.scalars
 
-    assert evaluate(expert, "dev", logger, 2) == ["dev-best.ckpt"]
+    assert evaluate(expert, "dev", logger, 2) == ["dev-loss-step-2.ckpt", "dev-best.ckpt"]
     assert "ml_superb/dev-cer" in logger.scalars
     assert expert.best_score.item() == pytest.approx(logger.scalars["ml_superb/dev-cer"])
-    assert evaluate(expert, "dev", logger, 3) == []
+    assert "dev-best.ckpt" not in evaluate(expert, "dev", logger, 3)
 
     evaluate(expert, "test", logger, 3)
     results = json.loads((expdir / "test-results.json").read_text("utf-8"))
@@ -348,11 +347,11 @@ def test_best_dev_score_survives_a_state_dict_round_trip(root: Path, tmp_path: P
     expdir = tmp_path / "exp"
     expert = make_expert(root, expdir)
     logger = SummaryWriter(str(tmp_path / "tb"))
-    assert evaluate(expert, "dev", logger, 1) == ["dev-best.ckpt"]
+    assert evaluate(expert, "dev", logger, 1) == ["dev-loss-step-1.ckpt", "dev-best.ckpt"]
     resumed = make_expert(root, expdir)
     resumed.load_state_dict(expert.state_dict())
     assert resumed.best_score.item() == expert.best_score.item()
-    assert evaluate(resumed, "dev", logger, 2) == []
+    assert "dev-best.ckpt" not in evaluate(resumed, "dev", logger, 2)
 
 
 def test_vocabulary_is_saved_and_reloaded_not_rebuilt(root: Path, tmp_path: Path):

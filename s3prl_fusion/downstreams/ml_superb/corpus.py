@@ -26,13 +26,14 @@ from s3prl_fusion.downstreams.ml_superb.benchmark import (
     WORD_LEVEL_MONO_LANGUAGES,
 )
 from s3prl_fusion.downstreams.ml_superb.text import normalize_transcript
+from s3prl_fusion.errors import UserError
 
 SPLITS = ("train", "dev", "test")
 MODES = ("mono", "multi")
 TRAIN_SETS = ("1h", "10min")
 
 
-class MlSuperbDataError(ValueError):
+class MlSuperbDataError(UserError, ValueError):
     """The ML-SUPERB data or its ``downstream_expert.datarc`` settings are unusable."""
 
 
