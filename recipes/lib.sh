@@ -61,17 +61,49 @@ fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...]
     -p "$out_dir" --device "$DEVICE" -o "$overrides" "$@"
 }
 
-fusion_best_checkpoint() {  # OUT_DIR -> the dev-best checkpoint if any, else the newest states-*.ckpt
-  local best
-  best=$(ls "$1"/*best*.ckpt 2>/dev/null | head -n 1 || true)
-  if [ -n "$best" ]; then echo "$best"; return; fi
-  ls "$1"/states-*.ckpt | sort -t- -k2 -n | tail -n 1
+fusion_checkpoint_step() {  # CHECKPOINT -> the step <N> of its file name states-<N>.ckpt (nothing if it has none)
+  local name="${1##*/}"
+  name="${name#states-}"
+  name="${name%.ckpt}"
+  if [[ "$name" =~ ^[0-9]+$ ]]; then echo "$((10#$name))"; fi
 }
 
-fusion_evaluate() {  # TASK OUT_DIR SPLIT UPSTREAM INTERFACE [flags...]
+fusion_checkpoints() {  # OUT_DIR -> its states-<step>.ckpt files, one per line, in step order
+  local path step
+  for path in "$1"/states-*.ckpt; do
+    step=$(fusion_checkpoint_step "$path")
+    if [ -f "$path" ] && [ -n "$step" ]; then printf '%s\t%s\n' "$step" "$path"; fi
+  done | sort -n -k1,1 | cut -f2-
+}
+
+fusion_newest_checkpoint() {  # OUT_DIR -> the states-<step>.ckpt of the highest step
+  local newest
+  newest=$(fusion_checkpoints "$1" | tail -n 1)
+  if [ -z "$newest" ]; then
+    echo "error: no states-<step>.ckpt in $1: training saved no checkpoint (check config.runner.save_step against total_steps)" >&2
+    exit 1
+  fi
+  echo "$newest"
+}
+
+fusion_best_checkpoint() {  # OUT_DIR -> the dev-best checkpoint if any, else the newest states-<step>.ckpt
+  local path
+  for path in "$1"/*best*.ckpt; do
+    if [ -f "$path" ]; then echo "$path"; return; fi
+  done
+  fusion_newest_checkpoint "$1"
+}
+
+fusion_score() {  # TASK OUT_DIR SPLIT UPSTREAM INTERFACE [score flags...] -> OUT_DIR/result.json
   local task="$1" out_dir="$2" split="$3" upstream="$4" interface="$5"
   shift 5
-  fusion_runner -m evaluate -e "$(fusion_best_checkpoint "$out_dir")" -t "$split" --device "$DEVICE" "$@"
   "$PYTHON" -m s3prl_fusion.cli score --task "$task" --expdir "$out_dir" --split "$split" \
-    --upstream "$upstream" --interface "$interface"
+    --upstream "$upstream" --interface "$interface" "$@"
+}
+
+fusion_evaluate() {  # TASK OUT_DIR SPLIT UPSTREAM INTERFACE [CHECKPOINT] (default: the dev-best, else the newest)
+  local task="$1" out_dir="$2" split="$3" upstream="$4" interface="$5" checkpoint="${6:-}"
+  if [ -z "$checkpoint" ]; then checkpoint=$(fusion_best_checkpoint "$out_dir"); fi
+  fusion_runner -m evaluate -e "$checkpoint" -t "$split" --device "$DEVICE"
+  fusion_score "$task" "$out_dir" "$split" "$upstream" "$interface" --checkpoint "$checkpoint"
 }

@@ -9,9 +9,14 @@
 #                downstream_configs/sv_voxceleb1/config_simplified.yaml); a CONFIG wins over both
 #   TEST_TRIALS  trial list scored for the result (default: VOXCELEB1_ROOT/veri_test2.txt, the
 #                cleaned VoxCeleb1-O list)
-#   DEV_TRIALS   trial list over dev/wav, scored only if the config's eval_dataloaders names dev
-#                (SUPERB's does not; default: TEST_TRIALS)
-# The checkpoint evaluated is the newest one (or dev-best.ckpt when dev is scored during training).
+#   DEV_TRIALS   trial list over dev/wav (s3prl's task reads it even when dev is not scored); scored
+#                only if the config's eval_dataloaders names dev (SUPERB's does not; default: TEST_TRIALS)
+#   SV_SELECT    the checkpoint whose EER is reported:
+#                best-test (default): s3prl's SUPERB SV protocol, the one the paper's SV numbers
+#                  follow: every saved checkpoint is scored on the test trials (each once: its
+#                  files are kept in OUT_DIR/test_by_step/<step>/) and the lowest EER is reported
+#                newest: only the newest checkpoint is scored (no choice made on the test trials)
+# OUT_DIR/result.json records the checkpoint and step the EER came from (best-test: every step's EER).
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage VoxCeleb1
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
@@ -21,6 +26,11 @@ case "${SV_HEAD:-superb}" in
   superb) ;;
   simplified) CONFIG="${CONFIG:-$(dirname "$0")/../downstream_configs/sv_voxceleb1/config_simplified.yaml}" ;;
   *) echo "error: SV_HEAD=${SV_HEAD} is not a head; use SV_HEAD=superb or SV_HEAD=simplified" >&2; exit 2 ;;
+esac
+SV_SELECT="${SV_SELECT:-best-test}"
+case "$SV_SELECT" in
+  best-test | newest) ;;
+  *) echo "error: SV_SELECT=${SV_SELECT} is not a checkpoint choice; use SV_SELECT=best-test or SV_SELECT=newest" >&2; exit 2 ;;
 esac
 TEST_TRIALS="${TEST_TRIALS:-$DATA_ROOT/veri_test2.txt}"
 DEV_TRIALS="${DEV_TRIALS:-$TEST_TRIALS}"
@@ -37,4 +47,26 @@ OVERRIDE_STRING=$(fusion_overrides \
   "config.downstream_expert.datarc.dev_meta_data='$DEV_TRIALS'" \
   "config.downstream_expert.datarc.test_meta_data='$TEST_TRIALS'")
 fusion_train sv_voxceleb1 "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "$@"
-fusion_evaluate sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE"
+
+evaluate_every_checkpoint() {  # scores each saved checkpoint on the test trials, once, into test_by_step/<step>/
+  local checkpoint scored
+  while IFS= read -r checkpoint <&3; do
+    scored="$OUT_DIR/test_by_step/$(fusion_checkpoint_step "$checkpoint")"
+    if [ -f "$scored/test_predict.txt" ] && [ -f "$scored/test_truth.txt" ]; then continue; fi
+    fusion_runner -m evaluate -e "$checkpoint" -t test --device "$DEVICE"
+    mkdir -p "$scored"
+    mv "$OUT_DIR/test_predict.txt" "$OUT_DIR/test_truth.txt" "$scored/"
+  done 3< <(fusion_checkpoints "$OUT_DIR")
+}
+
+case "$SV_SELECT" in
+  best-test)
+    fusion_newest_checkpoint "$OUT_DIR" > /dev/null
+    evaluate_every_checkpoint
+    fusion_score sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE" --select best-test
+    ;;
+  newest)
+    NEWEST=$(fusion_newest_checkpoint "$OUT_DIR")
+    fusion_evaluate sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE" "$NEWEST"
+    ;;
+esac

@@ -15,10 +15,15 @@
 #   SMOKE=1   every member becomes a small random model of its family (a generated -g file per
 #             upstream), data loaders run in-process, ASR uses the small head of the demo config,
 #             and with STEPS a checkpoint is saved at STEPS
+#   WHISPER_LENGTH_MODE  exact | pad30: the length mode of every Whisper member of every row (a
+#             generated -g file per upstream, in OUT_DIR/upstream_configs/); unset: the members'
+#             default (exact). The report prints each Whisper row's mode
 #   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh); CONFIG and
 #             UPSTREAM_CONFIG are not (each task uses its shipped config, each row its own -g)
 #   LANGUAGES Mono-1h languages (see ml_superb.sh); TEST_TRIALS (see sv.sh)
 #   SV_HEAD   default simplified: the paper's SV head (see sv.sh)
+#   SV_SELECT default best-test: s3prl's SV protocol, the best of every checkpoint on the test
+#             trials (see sv.sh)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -85,12 +90,19 @@ check_tasks() {  # validates TASKS: known names, recipe present, data root set a
   done
 }
 
-smoke_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> path of a -g file with random members
-  local file="$3/smoke_upstreams/$1${2:+-${2//\//_}}.yaml"
-  if [ ! -f "$file" ]; then
-    "$PYTHON" -m s3prl_fusion.cli random-config "$1" ${2:+--ckpt "$2"} --out "$file" > /dev/null
-  fi
-  echo "$file"
+row_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> a -g file with SMOKE's random members and WHISPER_LENGTH_MODE
+  # on every Whisper member ("" when neither is asked for, or the upstream has nothing to set)
+  if [ "${SMOKE:-0}" != 1 ] && [ -z "${WHISPER_LENGTH_MODE:-}" ]; then return; fi
+  local suffix=""
+  if [ "${SMOKE:-0}" = 1 ]; then suffix+="-random"; fi
+  if [ -n "${WHISPER_LENGTH_MODE:-}" ]; then suffix+="-$WHISPER_LENGTH_MODE"; fi
+  local file="$3/upstream_configs/$1${2:+-${2//\//_}}$suffix.yaml"
+  if [ -f "$file" ]; then echo "$file"; return; fi
+  local flags=()
+  if [ -n "$2" ]; then flags+=(--ckpt "$2"); fi
+  if [ "${SMOKE:-0}" = 1 ]; then flags+=(--random); fi
+  if [ -n "${WHISPER_LENGTH_MODE:-}" ]; then flags+=(--whisper-length-mode "$WHISPER_LENGTH_MODE"); fi
+  "$PYTHON" -m s3prl_fusion.cli upstream-config "$1" "${flags[@]}" --out "$file"
 }
 
 smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run added
@@ -108,10 +120,8 @@ run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
     echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
     return
   fi
-  if [ "${SMOKE:-0}" = 1 ]; then
-    upstream_config=$(smoke_upstream_config "$upstream" "$hf_id" "$out_dir")
-    overrides=$(smoke_overrides)
-  fi
+  upstream_config=$(row_upstream_config "$upstream" "$hf_id" "$out_dir")
+  if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides); fi
   variable=$(task_data_variable "$task")
   echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
   local config=""
@@ -128,6 +138,10 @@ table_main() {
   TASKS="${TASKS:-$ALL_TASKS}"
   rows=$(table_rows)
   check_tasks
+  case "${WHISPER_LENGTH_MODE:-}" in
+    "" | exact | pad30) ;;
+    *) echo "error: WHISPER_LENGTH_MODE=$WHISPER_LENGTH_MODE is not a length mode; use exact or pad30 (or leave it unset: each member's default, exact)" >&2; exit 2 ;;
+  esac
   mkdir -p "$out_dir"
   while read -r row interface upstream hf_id <&3; do
     for task in $TASKS; do

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s3prl_fusion.errors import UserError
+
 # task -> [(key under downstream_expert.datarc, "dir" | "file")]
 REQUIRED_PATHS = {
     "asr": [("libri_root", "dir"), ("bucket_file", "dir"), ("dict_path", "file")],
     "emotion": [("root", "dir"), ("meta_data", "dir")],
-    "sv_voxceleb1": [("file_path", "dir"), ("test_meta_data", "file")],
+    # s3prl's sv_voxceleb1 expert builds its dev trial set from dev_meta_data even when dev is never scored
+    "sv_voxceleb1": [("file_path", "dir"), ("dev_meta_data", "file"), ("test_meta_data", "file")],
     "ml_superb": [("root", "dir")],
 }
 HOW_TO_PREPARE = {
@@ -18,7 +21,7 @@ HOW_TO_PREPARE = {
 }
 
 
-class MissingDataError(FileNotFoundError):
+class MissingDataError(UserError, FileNotFoundError):
     """A data path of the task config does not exist."""
 
 

@@ -7,11 +7,17 @@ into base / large and single models / SSL+SSL / Whisper+SSL; columns LS WER, Mon
 Multi-1h CER, SV EER, ER acc; the best value of each section in bold, or flagged in the
 ``<column>_best`` CSV columns; the paper's numbers beside ours where the row is one of the
 paper's), ``per_language.md`` / ``per_language.csv`` (Table III: Mono-1h error rate per
-language and their average) and ``main.png``. Missing cells are ``-``.
+language and their average) and ``main.png``. Missing cells are ``-``. Rows with a Whisper
+member say which length mode (``exact`` / ``pad30``) it ran in; runs in different modes are
+different rows.
 
-A row's upstream set comes from the result's ``upstream`` label (the ``-u`` name: a preset,
-``whisper_<size>``, an s3prl hub name); for ``hf_ssl``, ``whisper`` and ``fused`` it is
-read from the ``-k`` recorded in the experiment's ``args_*.yaml``.
+A row's upstream set comes from the members the result records (``members``: what each member
+is, from the evaluated checkpoint), so a ``-g`` that swaps a preset's member for another model,
+or a ``-u fused -g`` run, is labelled by the models it ran. A random-init member is named by its
+model family (and its label's size where the label is of that family). Results without recorded
+members fall back to the member labels of the checkpoint, then to the ``upstream`` label (the
+``-u`` name: a preset, ``whisper_<size>``, an s3prl hub name; for ``hf_ssl``, ``whisper`` and
+``fused`` the ``-k`` recorded in the experiment's ``args_*.yaml``).
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from s3prl_fusion.results import RESULT_FILE
-from s3prl_fusion.results.ml_superb import MONO_LANGUAGES
+from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, language_grouped_mean
 from s3prl_fusion.upstreams.presets import PRESETS
 
 MISSING = "-"
@@ -38,6 +44,7 @@ GENERIC_UPSTREAMS = ("hf_ssl", "whisper", "fused")
 FAMILY_TITLES = (("wavlm", "WavLM"), ("hubert", "HuBERT"), ("data2vec", "Data2Vec"), ("wav2vec2", "wav2vec 2.0"), ("whisper", "Whisper"))
 WHISPER_SIZES = ("tiny", "base", "small", "medium", "large")
 LARGE_TAGS = ("large", "medium")
+UNKNOWN_LENGTH_MODE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class UpstreamSet:
 class Row:
     upstreams: UpstreamSet
     interface: str
+    whisper_length_mode: str = ""  # "" without a Whisper member; several Whisper members' modes joined by "+"
     values: dict[str, float] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)
 
@@ -109,18 +117,56 @@ class Row:
         return PAPER_ROWS.get((self.upstreams.label, self.interface))
 
 
-def _member_title(token: str) -> tuple[str, bool, bool]:
-    """A member's name, id or preset short name -> (title, is Whisper, is large scale)."""
+MemberTitle = tuple[str, bool, bool]  # (title, is Whisper, is large scale)
+
+
+def _family(token: str) -> str | None:
+    """The model family named in a member's name, id, path or model_type (None if none is)."""
+    lowered = token.lower()
+    return next((family for family, _ in FAMILY_TITLES if family in lowered), None)
+
+
+def _member_title(token: str) -> MemberTitle | None:
+    """A member's name, id, path or preset short name -> its title (None when no family is named)."""
+    family = _family(token)
+    if family is None:
+        return None
     lowered = token.lower()
     is_large = any(tag in lowered for tag in LARGE_TAGS)
-    for family, title in FAMILY_TITLES:
-        if family not in lowered:
-            continue
-        if family == "whisper":
-            size = next((size for size in WHISPER_SIZES if size in lowered.replace(family, "", 1)), "small")
-            return ("Whisper" if size == "small" else f"Whisper {size.title()}"), True, is_large
-        return (f"{title} Large" if "large" in lowered else title), False, is_large
-    return token, False, is_large
+    if family == "whisper":
+        size = next((size for size in WHISPER_SIZES if size in lowered.replace(family, "", 1)), "small")
+        return ("Whisper" if size == "small" else f"Whisper {size.title()}"), True, is_large
+    title = dict(FAMILY_TITLES)[family]
+    return (f"{title} Large" if "large" in lowered else title), False, is_large
+
+
+def _identity_title(member: dict) -> MemberTitle:
+    """A recorded member (label, kind, source[, ckpt]) -> its title: by its source, so a relabelled
+    or swapped member is named for the model it is; a random-init member by its config's family."""
+    label, source = str(member.get("label") or ""), member.get("source")
+    if isinstance(source, dict):
+        family = "whisper" if member.get("kind") == "whisper" else _family(str(source.get("model_type", "")))
+        if family is not None and _family(label) == family:
+            return _member_title(label)
+        if family is not None:
+            return _member_title(family)
+    for token in (source, member.get("ckpt"), label):
+        if isinstance(token, str) and _member_title(token) is not None:
+            return _member_title(token)
+    return str(source or label), member.get("kind") == "whisper", False
+
+
+def _upstream_set(members: list[MemberTitle]) -> UpstreamSet:
+    """The upstream set of the members' titles; Whisper is named first, as in the paper."""
+    ordered = [member for member in members if member[1]] + [member for member in members if not member[1]]
+    scale = "large" if any(member[2] for member in members) else "base"
+    if len(members) == 1:
+        section = "Single models"
+    elif any(member[1] for member in members):
+        section = "Whisper+SSL"
+    else:
+        section = "SSL+SSL"
+    return UpstreamSet("+".join(member[0] for member in ordered), scale, section)
 
 
 def _member_tokens(upstream: str, ckpt: str | None) -> list[str]:
@@ -132,17 +178,33 @@ def _member_tokens(upstream: str, ckpt: str | None) -> list[str]:
 
 
 def describe_upstream(upstream: str, ckpt: str | None = None) -> UpstreamSet:
-    """The upstream set of ``-u upstream [-k ckpt]``; Whisper is named first, as in the paper."""
-    members = [_member_title(token) for token in _member_tokens(upstream, ckpt)]
-    ordered = [member for member in members if member[1]] + [member for member in members if not member[1]]
-    scale = "large" if any(member[2] for member in members) else "base"
-    if len(members) == 1:
-        section = "Single models"
-    elif any(member[1] for member in members):
-        section = "Whisper+SSL"
+    """The upstream set of ``-u upstream [-k ckpt]``."""
+    return _upstream_set([_member_title(token) or (token, False, False) for token in _member_tokens(upstream, ckpt)])
+
+
+def describe_members(members: list[dict]) -> UpstreamSet:
+    """The upstream set of a result's recorded members (see ``s3prl_fusion.results.provenance``)."""
+    return _upstream_set([_identity_title(member) for member in members])
+
+
+def whisper_length_mode(members: list[dict]) -> str:
+    """The length mode(s) of the Whisper members, joined by "+" ("" when none is Whisper)."""
+    modes = [str(member.get("length_mode") or UNKNOWN_LENGTH_MODE) for member in members if _identity_title(member)[1]]
+    return "+".join(dict.fromkeys(modes))
+
+
+def result_upstreams(result: dict, expdir: Path) -> tuple[UpstreamSet, str]:
+    """(upstream set, Whisper length mode) of a result: from its recorded members, else its
+    checkpoint's member labels, else its ``-u`` (and ``-k``) name."""
+    if result.get("members"):
+        return describe_members(result["members"]), whisper_length_mode(result["members"])
+    labels = result.get("member_labels") or []
+    if labels and all(_member_title(label) is not None for label in labels):
+        upstreams = _upstream_set([_member_title(label) for label in labels])
     else:
-        section = "SSL+SSL"
-    return UpstreamSet("+".join(member[0] for member in ordered), scale, section)
+        upstream = str(result.get("upstream") or "unknown")
+        upstreams = describe_upstream(upstream, recorded_upstream_ckpt(expdir) if upstream in GENERIC_UPSTREAMS else None)
+    return upstreams, UNKNOWN_LENGTH_MODE if "Whisper" in upstreams.label else ""
 
 
 def recorded_upstream_ckpt(expdir: Path) -> str | None:
@@ -168,16 +230,15 @@ def result_files(results_root: Path) -> list[Path]:
 def collect_rows(results_root: Path) -> list[Row]:
     """Every result.json under ``results_root`` placed in its row and column; of two results
     for one cell the newer file wins, with a warning naming both."""
-    rows: dict[tuple[UpstreamSet, str], Row] = {}
+    rows: dict[tuple[UpstreamSet, str, str], Row] = {}
     for path in result_files(results_root):
         result = json.loads(path.read_text())
         column = result_column(result)
         if column is None:
             print(f"[report] skipping {path}: task {result.get('task')!r} has no column in the table", file=sys.stderr)
             continue
-        upstream = str(result.get("upstream") or "unknown")
-        ckpt = recorded_upstream_ckpt(path.parent) if upstream in GENERIC_UPSTREAMS else None
-        key = (describe_upstream(upstream, ckpt), str(result.get("interface") or "unknown"))
+        upstreams, length_mode = result_upstreams(result, path.parent)
+        key = (upstreams, str(result.get("interface") or "unknown"), length_mode)
         row = rows.setdefault(key, Row(*key))
         earlier = row.sources.get(column)
         if earlier is not None:
@@ -201,16 +262,18 @@ def _row_order(row: Row) -> tuple:
         row.upstreams.label,
         interfaces.index(row.interface) if row.interface in interfaces else len(interfaces),
         row.interface,
+        row.whisper_length_mode,
     )
 
 
 def with_language_average(rows: list[Row]) -> list[Row]:
-    """The rows with any Mono-1h language result, each with ``average`` over its languages."""
+    """The rows with any Mono-1h language result, each with ``average`` over its languages as
+    ESPnet averages Mono-1h (each language the mean of its sources, then the mean over languages)."""
     language_rows = []
     for row in rows:
-        present = [row.values[language] for language in MONO_LANGUAGES if language in row.values]
+        present = {language: row.values[language] for language in MONO_LANGUAGES if language in row.values}
         if present:
-            row.values["average"] = sum(present) / len(present)
+            row.values["average"] = language_grouped_mean(present)[0]
             language_rows.append(row)
     return language_rows
 
@@ -247,14 +310,14 @@ def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], wi
     lines = [f"# {title}", ""]
     if not rows:
         return "\n".join([*lines, "No results.", ""])
-    header = ["Upstreams", "Interface", *(_column_title(column) for column in columns)]
+    header = ["Upstreams", "Interface", "Whisper length mode", *(_column_title(column) for column in columns)]
     if with_paper:
         header += ["Paper row", *(f"paper {column.title}" for column in columns)]
     for scale, section, section_rows in sections(rows):
         best = best_in_section(section_rows, columns)
         lines += [f"## {scale.title()} — {section}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in section_rows:
-            cells = [row.upstreams.label, INTERFACE_TITLES.get(row.interface, row.interface)]
+            cells = [row.upstreams.label, INTERFACE_TITLES.get(row.interface, row.interface), row.whisper_length_mode or MISSING]
             for column in columns:
                 text = _number(row.values.get(column.key))
                 cells.append(f"**{text}**" if (id(row), column.key) in best else text)
@@ -267,7 +330,7 @@ def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], wi
 
 
 def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> None:
-    header = ["scale", "section", "upstreams", "interface"]
+    header = ["scale", "section", "upstreams", "interface", "whisper_length_mode"]
     for column in columns:
         header += [column.key, f"{column.key}_best"] + ([f"{column.key}_paper"] if with_paper else [])
     with open(path, "w", newline="", encoding="utf-8") as file:
@@ -277,7 +340,7 @@ def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_pap
             best = best_in_section(section_rows, columns)
             for row in section_rows:
                 paper_values = (row.paper or (None, {}))[1]
-                cells = [scale, section, row.upstreams.label, row.interface]
+                cells = [scale, section, row.upstreams.label, row.interface, row.whisper_length_mode or MISSING]
                 for column in columns:
                     cells += [_number(row.values.get(column.key)), int((id(row), column.key) in best)]
                     if with_paper:
@@ -288,7 +351,10 @@ def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_pap
 def plot_main_table(path: Path, rows: list[Row]) -> None:
     """One horizontal bar panel per metric, a bar per row; the paper's value as a black tick."""
     figure = Figure(figsize=(4 * len(MAIN_COLUMNS), 0.45 * max(len(rows), 2) + 1.5))
-    labels = [f"{row.upstreams.label} {INTERFACE_TITLES.get(row.interface, row.interface)}" for row in rows]
+    labels = [
+        f"{row.upstreams.label} {INTERFACE_TITLES.get(row.interface, row.interface)}" + (f" ({row.whisper_length_mode})" if row.whisper_length_mode else "")
+        for row in rows
+    ]
     for index, column in enumerate(MAIN_COLUMNS):
         axes = figure.add_subplot(1, len(MAIN_COLUMNS), index + 1)
         positions = list(range(len(rows)))

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from s3prl_fusion.results import TASK_MODULES, write_result
+from s3prl_fusion.results import SELECTIONS, TASK_MODULES, write_result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,8 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True, help="the evaluated split, e.g. test-clean")
     parser.add_argument("--upstream", default="", help="label recorded in the result (the -u used)")
     parser.add_argument("--interface", default="", help="label recorded in the result (the -s used)")
+    parser.add_argument("--checkpoint", help="the checkpoint the split was evaluated with (its step and members are recorded)")
+    parser.add_argument(
+        "--select", choices=SELECTIONS,
+        help="best-test (sv_voxceleb1): every saved checkpoint was scored into <split>_by_step/<step>/; report the best (s3prl's SV protocol)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
-    result = write_result(args.task, Path(args.expdir), args.split, upstream=args.upstream, interface=args.interface)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    result = write_result(
+        args.task, Path(args.expdir), args.split, checkpoint=checkpoint, select=args.select, upstream=args.upstream, interface=args.interface
+    )
     print(json.dumps(result, sort_keys=True))

@@ -85,8 +85,8 @@ def test_best_per_section_follows_each_metric_direction(report):
     assert ws["er_acc"] == "68.00"  # the combined 5-fold result, not a fold's own result.json
     assert rows["WavLM", "ws"]["sv_eer_best"] == "1"  # alone in its section
     markdown = (report / "main.md").read_text()
-    assert "| HuBERT+WavLM | HConv | **4.90** | - | - | - | **70.00** |" in markdown
-    assert "| HuBERT+WavLM | WS | 5.50 | - | - | - | 68.00 |" in markdown
+    assert "| HuBERT+WavLM | HConv | - | **4.90** | - | - | - | **70.00** |" in markdown
+    assert "| HuBERT+WavLM | WS | - | 5.50 | - | - | - | 68.00 |" in markdown
 
 
 def test_paper_numbers_sit_beside_matching_rows_and_missing_cells_are_dashes(report):
@@ -104,7 +104,7 @@ def test_paper_numbers_sit_beside_matching_rows_and_missing_cells_are_dashes(rep
 def test_per_language_table_lists_mono_rows_with_their_average(report):
     rows = read_csv(report / "per_language.csv")
     assert [row["upstreams"] for row in rows] == ["Whisper+WavLM"]
-    assert list(rows[0])[4:] == [key for language in (*MONO_LANGUAGES, "average") for key in (language, f"{language}_best")]
+    assert list(rows[0])[5:] == [key for language in (*MONO_LANGUAGES, "average") for key in (language, f"{language}_best")]
     assert (rows[0]["eng1"], rows[0]["jpn"], rows[0]["average"], rows[0]["fra1"]) == ("20.00", "26.00", "23.00", "-")
     assert "eng1" in (report / "per_language.md").read_text()
 
@@ -155,3 +155,12 @@ def test_ml_superb_multi_result_keeps_the_per_language_rates(tmp_path):
 def test_ml_superb_result_names_what_to_evaluate_when_nothing_is_there(tmp_path):
     with pytest.raises(FileNotFoundError, match="-m evaluate -t test"):
         read_result(tmp_path, "test")
+
+
+def test_per_language_average_is_espnets_mean_over_languages_of_their_sources():
+    """eng1 10 and eng2 30 make English 20; with Russian 40 the average is 30, not the plain 26.67."""
+    from s3prl_fusion.report import Row, with_language_average
+
+    row = Row(upstreams=None, interface="hconv", values={"eng1": 10.0, "eng2": 30.0, "rus": 40.0, "ls_wer": 5.0})
+    [averaged] = with_language_average([row, Row(upstreams=None, interface="ws", values={"ls_wer": 5.0})])
+    assert averaged.values["average"] == 30.0

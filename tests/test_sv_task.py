@@ -50,7 +50,7 @@ def assert_valid_eer_result(out_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def superb_run(tmp_path_factory, sv_environment) -> tuple[Path, subprocess.CompletedProcess]:
     out_dir = tmp_path_factory.mktemp("sv") / "fused-hconv"
-    return out_dir, run_sv(out_dir, sv_environment, steps=1)
+    return out_dir, run_sv(out_dir, sv_environment, steps=1, SV_SELECT="newest")
 
 
 def test_superb_head_trains_and_scores_the_test_trials(superb_run):
@@ -69,11 +69,13 @@ def test_superb_head_trains_and_scores_the_test_trials(superb_run):
 
 def test_rerun_resumes_from_the_newest_checkpoint(superb_run, sv_environment):
     out_dir, _ = superb_run
-    run = run_sv(out_dir, sv_environment, steps=2)
+    run = run_sv(out_dir, sv_environment, steps=2, SV_SELECT="newest")
     assert "[recipe] resuming" in run.stdout
     assert f"Resume from {out_dir}/states-1.ckpt" in run.stdout
     assert torch.load(out_dir / "states-2.ckpt", map_location="cpu", weights_only=False)["Step"] == 2
-    assert_valid_eer_result(out_dir)
+    result = assert_valid_eer_result(out_dir)
+    assert (result["step"], result["checkpoint"]) == (2, str(out_dir / "states-2.ckpt"))  # SV_SELECT=newest: the newest only
+    assert "value_by_step" not in result and not (out_dir / "test_by_step").exists()
 
 
 def test_simplified_head_has_no_frame_level_layers(tmp_path, sv_environment):
@@ -137,6 +139,7 @@ def test_training_set_errors_name_the_setting_to_fix(sv_dataset_module, tmp_path
 
 def test_eer_matches_s3prl_definition():
     from s3prl.downstream.sv_voxceleb1.utils import EER
+
     from s3prl_fusion.results.sv import equal_error_rate
 
     rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@ bundled corpora, and their up-front checks.
 
 Every runner process costs seconds on a CPU, so each table runs a small slice; together the
 slices touch every task whose recipe loops over one model per cell:
-    table1.sh  rows wavlm-hconv (single hf_ssl member) and whisper_best_ssl-chconv; tasks asr, sv
+    table1.sh  rows wavlm-hconv (single hf_ssl member) and whisper_best_ssl-chconv; tasks asr, sv;
+               WHISPER_LENGTH_MODE=pad30
     table2.sh  rows whisper_medium-ws and whisper_medium_best_ssl-hconv; task multi
     table3.sh  row whisper_best_ssl-hconv; Mono-1h languages eng1 and jpn (word-level)
 The emotion task (five folds, ten runner processes per cell) is left to its own recipe's test;
@@ -12,12 +13,14 @@ its results in the report are covered by test_report.py.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO_ROOT
 
@@ -61,7 +64,7 @@ def report_rows(out_dir: Path, name: str) -> dict[tuple[str, str], dict]:
 def table1(tmp_path_factory):
     tasks = ["asr", "sv"]
     out_dir = tmp_path_factory.mktemp("table1")
-    run_table("table1.sh", out_dir, ROWS="wavlm-hconv whisper_best_ssl-chconv", TASKS=" ".join(tasks))
+    run_table("table1.sh", out_dir, ROWS="wavlm-hconv whisper_best_ssl-chconv", TASKS=" ".join(tasks), WHISPER_LENGTH_MODE="pad30")
     return out_dir, tasks
 
 
@@ -80,10 +83,23 @@ def test_table1_report_holds_the_chosen_rows_with_their_metrics(table1):
 
 def test_table1_asr_runs_the_english_whisper_with_random_members(table1):
     out_dir, tasks = table1
-    smoke_config = (out_dir / "smoke_upstreams" / "fused_wavlm_whisper_en.yaml").read_text()
-    assert "config:" in smoke_config
+    smoke_config = yaml.safe_load((out_dir / "upstream_configs" / "fused_wavlm_whisper_en-random-pad30.yaml").read_text())
+    assert [(member["kind"], "config" in member, member.get("length_mode")) for member in smoke_config["members"]] == [
+        ("hf", True, None), ("whisper", True, "pad30")
+    ]
     assert (out_dir / "whisper_best_ssl-chconv" / "asr" / "result.json").is_file()
     assert '"upstream": "fused_wavlm_whisper_en"' in (out_dir / "whisper_best_ssl-chconv" / "asr" / "result.json").read_text()
+
+
+def test_whisper_length_mode_reaches_every_whisper_member_and_the_report(table1):
+    out_dir, tasks = table1
+    for task in tasks:
+        members = json.loads((out_dir / "whisper_best_ssl-chconv" / task / "result.json").read_text())["members"]
+        assert [(member["kind"], member.get("length_mode")) for member in members] == [("hf", None), ("whisper", "pad30")]
+    rows = report_rows(out_dir, "main")
+    assert rows["Whisper+WavLM", "chconv"]["whisper_length_mode"] == "pad30"
+    assert rows["WavLM", "hconv"]["whisper_length_mode"] == "-"
+    assert "| Whisper+WavLM | CHConv | pad30 |" in (out_dir / "report" / "main.md").read_text()
 
 
 def test_a_finished_cell_is_skipped_on_a_rerun(table1):
@@ -116,6 +132,7 @@ def test_table3_reports_mono_error_rates_per_language(tmp_path):
         ({"TASKS": "asr", "LIBRISPEECH": ""}, "set LIBRISPEECH="),
         ({"TASKS": "mono", "MLSUPERB": "/nonexistent/ml_superb"}, "MLSUPERB=/nonexistent/ml_superb is not a folder"),
         ({"TASKS": "pos"}, "TASKS names 'pos'"),
+        ({"TASKS": "sv", "WHISPER_LENGTH_MODE": "pad20"}, "WHISPER_LENGTH_MODE=pad20 is not a length mode; use exact or pad30"),
     ],
 )
 def test_table_scripts_check_rows_tasks_and_data_first(tmp_path, extra, message):

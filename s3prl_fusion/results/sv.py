@@ -4,12 +4,19 @@ Reads the files s3prl's sv_voxceleb1 expert writes when a split is evaluated:
 ``<split>_predict.txt`` (``<pair> <cosine score>``) and ``<split>_truth.txt``
 (``<pair> <label>``, filled in by the plugin), line by line in trial order. The EER is computed
 as s3prl's ``sv_voxceleb1.utils.EER`` does: where the interpolated ROC crosses FPR = 1 - TPR.
+
+s3prl's SUPERB SV protocol scores every saved checkpoint on the test trials and reports the
+best: ``recipes/sv.sh`` (``SV_SELECT=best-test``) keeps each checkpoint's files in
+``<split>_by_step/<step>/`` and ``read_best_result`` picks the lowest EER among them.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from s3prl_fusion.checkpoints import checkpoint_step
+from s3prl_fusion.results.provenance import saved_checkpoints
 
 METRIC = "eer"
 LOWER_IS_BETTER = True
@@ -45,3 +52,31 @@ def read_result(expdir: Path, split: str) -> dict:
         )
     eer = equal_error_rate(np.array(labels, dtype=int), np.array(scores, dtype=float))
     return {"metric": METRIC, "value": 100.0 * eer, "trials": len(labels)}
+
+
+def scored_steps_dir(expdir: Path, split: str) -> Path:
+    """The folder holding one ``<step>/`` sub-folder of evaluation files per scored checkpoint."""
+    return Path(expdir) / f"{split}_by_step"
+
+
+def read_best_result(expdir: Path, split: str) -> dict:
+    """The lowest EER over every saved checkpoint of ``expdir`` (each scored into ``<split>_by_step/<step>/``),
+    with the step and checkpoint it came from and every step's EER."""
+    checkpoints = saved_checkpoints(expdir)
+    if not checkpoints:
+        raise FileNotFoundError(f"no states-<step>.ckpt in {expdir}: train first")
+    by_step = scored_steps_dir(expdir, split)
+    unscored = [path.name for path in checkpoints if not (by_step / str(checkpoint_step(path)) / f"{split}_predict.txt").is_file()]
+    if unscored:
+        raise FileNotFoundError(
+            f"{', '.join(unscored)} in {expdir} not scored on {split}: evaluate each checkpoint and keep its "
+            f"{split}_predict.txt / {split}_truth.txt in {by_step}/<step>/ (recipes/sv.sh does, with SV_SELECT=best-test)"
+        )
+    results = {checkpoint_step(path): read_result(by_step / str(checkpoint_step(path)), split) for path in checkpoints}
+    best_step = min(results, key=lambda step: (results[step]["value"], -step))
+    return {
+        **results[best_step],
+        "selection": "best-test",
+        "checkpoint": str(Path(expdir) / f"states-{best_step}.ckpt"),
+        "value_by_step": {str(step): result["value"] for step, result in results.items()},
+    }
