@@ -1,34 +1,52 @@
 #!/usr/bin/env bash
 # One-step set-up and run on a fresh machine with Python 3.11:
-#   bash run.sh demo    train + evaluate the bundled demo (fused upstream + HConv vs s3prl's weighted sum)
-#   bash run.sh test    the test suite
-# Both create ./.venv on first use and install the package with the tested pins (constraints.txt).
+#   bash run.sh demo         train + evaluate the bundled demo (fused upstream + HConv vs s3prl's weighted sum)
+#   bash run.sh test         the test suite
+#   bash run.sh test-oldest  the tests of the version-sensitive code, on the oldest versions setup.cfg admits
+# demo and test create ./.venv on first use and install the package with the tested pins (constraints.txt);
+# test-oldest does the same in ./.venv/oldest with constraints-oldest.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
+# what the oldest versions must run: every import of torch, torchaudio, transformers, huggingface_hub and s3prl's runner
+OLDEST_TESTS=(
+  tests/test_version_ranges.py tests/test_whisper_upstream.py tests/test_member_loading.py tests/test_registration.py
+  tests/test_runner_asr.py tests/test_checkpoint_rotation.py tests/test_export.py tests/test_sox_effects.py
+  tests/test_audio_reliability.py
+)
 
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-if ! .venv/bin/python -c "import s3prl_fusion, pytest, hypothesis" 2>/dev/null || [ constraints.txt -nt .venv/.installed ] || [ setup.cfg -nt .venv/.installed ]; then
-  # torch first, alone: pip then takes the CPU build this machine offers instead of a CUDA one
-  .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt torch
-  .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
-  touch .venv/.installed
-fi
+ensure_venv() {  # ensure_venv VENV CONSTRAINTS: create VENV and install the package there with CONSTRAINTS
+  local venv="$1" constraints="$2"
+  if [ ! -x "$venv/bin/python" ]; then
+    "$PYTHON" -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c "import s3prl_fusion, pytest, hypothesis" 2>/dev/null || [ "$constraints" -nt "$venv/.installed" ] || [ setup.cfg -nt "$venv/.installed" ]; then
+    # torch first, alone: pip then takes the CPU build this machine offers instead of a CUDA one
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" torch
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" -e ".[test]"
+    touch "$venv/.installed"
+  fi
+}
 
 case "${1:-}" in
   demo)
     shift
+    ensure_venv .venv constraints.txt
     exec .venv/bin/s3prl-fusion demo "$@"
     ;;
   test)
     shift
+    ensure_venv .venv constraints.txt
     # pytest exits 5 when it collected no test: that is a failure here too
     exec .venv/bin/python -m pytest -q "$@"
     ;;
+  test-oldest)
+    shift
+    ensure_venv .venv/oldest constraints-oldest.txt
+    exec .venv/oldest/bin/python -m pytest -q "${OLDEST_TESTS[@]}" "$@"
+    ;;
   *)
-    echo "usage: bash run.sh demo|test [args...]" >&2
+    echo "usage: bash run.sh demo|test|test-oldest [args...]" >&2
     exit 2
     ;;
 esac

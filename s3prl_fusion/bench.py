@@ -10,7 +10,9 @@ machine, next to its target:
   HConv's convolutions as ``nn.Conv1d`` against the per-tap products it runs;
 - with ``--autocast``: the fused forward in fp32 over the same forward under autocast;
 - Whisper ``exact`` against ``pad30`` per audio length, and how far the features move
-  (cosine similarity of each layer's valid frames);
+  (cosine similarity of each layer's valid frames): on the fused set's random Whisper member
+  and Gaussian noise, or with ``--whisper DIR`` on that pretrained checkpoint and the bundled
+  synthetic speech (``corpora/LibriSpeech``);
 - training steps per second of a small ASR-like head (Linear, BiLSTM, CTC) behind an
   interface, fed from a feature cache against running the members;
 - peak memory of the fused forward against the larger of the members' peaks summed and the
@@ -24,6 +26,7 @@ transformers config classes, 8 utterances of 10 s. ``--quick``: small members, s
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -38,8 +41,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from s3prl_fusion.cache.builder import build_cache, cache_settings
-from s3prl_fusion.cache.sources import read_waveform
+from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cache.upstream import CachedFusedUpstream
+from s3prl_fusion.demo import DEMO_CORPUS
 from s3prl_fusion.interfaces import INTERFACES, HierarchicalConv, build_interface
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
 from s3prl_fusion.upstreams.random_members import random_member_override
@@ -159,6 +163,58 @@ def peak_memory(function: Callable[[], object], device: torch.device) -> int:
     return _cpu_allocator_peak(function)
 
 
+class NoiseAudio:
+    """Gaussian noise (std 0.1) from torch's global generator."""
+
+    description = "Gaussian noise"
+
+    def batch(self, seconds: float, count: int) -> list[Tensor]:
+        """``count`` waveforms of ``seconds`` s, (samples,) each."""
+        return [0.1 * torch.randn(int(seconds * SAMPLE_RATE)) for _ in range(count)]
+
+
+class CorpusSpeech:
+    """Speech-like audio of any length from a folder of 16 kHz utterances (default: the bundled
+    synthetic LibriSpeech, 160 utterances, 120 s): consecutive utterances joined end to end."""
+
+    def __init__(self, corpus: Path = DEMO_CORPUS):
+        if not Path(corpus).is_dir():
+            raise FileNotFoundError(f"the speech corpus {corpus} is missing; run corpora/make_corpora.py or measure from a source checkout")
+        self.utterances = [read_waveform(path) for path in collect_audio_files([], [str(corpus)])]
+        self.description = f"synthetic speech ({len(self.utterances)} utterances of {corpus}, joined to length)"
+
+    def batch(self, seconds: float, count: int) -> list[Tensor]:
+        """``count`` waveforms of ``seconds`` s, (samples,) each: waveform ``b`` joins the corpus's
+        utterances in order, cyclically, from utterance ``b * len(corpus) // count`` on."""
+        samples = int(seconds * SAMPLE_RATE)
+        waveforms = []
+        for index in range(count):
+            position, pieces, joined = index * len(self.utterances) // count, [], 0
+            while joined < samples:
+                pieces.append(self.utterances[position % len(self.utterances)])
+                joined += pieces[-1].numel()
+                position += 1
+            waveforms.append(torch.cat(pieces)[:samples])
+        return waveforms
+
+
+def pretrained_whisper(directory: str) -> WhisperEncoderUpstream:
+    """A Whisper checkpoint folder (``save_pretrained`` layout) -> the member the fused upstream
+    would build from it, in ``exact`` mode."""
+    config_file = Path(directory) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"--whisper {directory}: no config.json there; give a folder written by a Whisper model's save_pretrained")
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    if model_type != "whisper":
+        raise ValueError(f"--whisper {directory}: its config.json says model_type {model_type!r}; give a Whisper checkpoint folder")
+    return WhisperEncoderUpstream(source=str(directory), length_mode="exact")
+
+
+def _describe_whisper(whisper: WhisperEncoderUpstream) -> str:
+    parameter = next(whisper.parameters())
+    return f"{whisper.num_hidden_states} hidden states x {whisper.hidden_size}, {str(parameter.dtype).removeprefix('torch.')}"
+
+
 def _layer_cosines(exact: list[Tensor], padded: list[Tensor], lengths: Tensor) -> list[float]:
     """Per layer: mean cosine similarity of the two modes' features over every valid frame."""
     valid = torch.arange(exact[0].size(1), device=lengths.device)[None, :] < lengths[:, None]
@@ -166,16 +222,32 @@ def _layer_cosines(exact: list[Tensor], padded: list[Tensor], lengths: Tensor) -
 
 
 class Bench:
-    def __init__(self, setup: BenchSetup, device: torch.device, autocast: str = "none"):
+    def __init__(self, setup: BenchSetup, device: torch.device, autocast: str = "none", whisper_checkpoint: str | None = None):
+        """``whisper_checkpoint``: a pretrained Whisper folder for the length-mode rows (measured on
+        the bundled speech); None: the fused set's random Whisper member, on noise."""
         self.setup = setup
         self.device = device
         torch.manual_seed(0)
         self.fused = FusedUpstream(setup.members, autocast=autocast).to(device).eval()
         self.autocast = autocast
-        samples = int(setup.seconds * SAMPLE_RATE)
-        self.wavs = [(0.1 * torch.randn(samples)).to(device) for _ in range(setup.batch)]
+        self.wavs = [wav.to(device) for wav in NoiseAudio().batch(setup.seconds, setup.batch)]
+        if whisper_checkpoint is None:
+            self.length_mode_whisper = next((m for m in self.fused.members if isinstance(m, WhisperEncoderUpstream)), None)
+            self.length_mode_weights, self.length_mode_audio = "random weights (the fused set's Whisper member)", NoiseAudio()
+        else:
+            self.length_mode_whisper = pretrained_whisper(whisper_checkpoint).to(device).eval()
+            self.length_mode_weights, self.length_mode_audio = f"pretrained {whisper_checkpoint}", CorpusSpeech()
         self.rows: list[Row] = []
         self.notes: list[str] = []
+
+    def length_mode_line(self) -> str:
+        """Which Whisper weights and audio the length-mode rows use."""
+        if self.length_mode_whisper is None:
+            return "Whisper length modes: no Whisper member, not compared"
+        return (
+            f"Whisper length modes on {self.length_mode_weights} ({_describe_whisper(self.length_mode_whisper)}), "
+            f"{self.length_mode_audio.description}"
+        )
 
     def _member_forward(self, member: nn.Module, wavs: list[Tensor]):
         with torch.no_grad(), self.fused.precision(self.device):
@@ -270,12 +342,12 @@ class Bench:
         self.rows.append(Row("HConv fwd+bwd: nn.Conv1d / per-tap products", conv1d_time / per_tap_time, "x"))
 
     def whisper_length_modes(self) -> None:
-        whisper = next((m for m in self.fused.members if isinstance(m, WhisperEncoderUpstream)), None)
+        """pad30 / exact time and per-layer cosine of the two modes, per length in ``whisper_seconds``."""
+        whisper = self.length_mode_whisper
         if whisper is None:
-            self.notes.append("no Whisper member: length modes not compared")
             return
         for seconds in self.setup.whisper_seconds:
-            wavs = [(0.1 * torch.randn(int(seconds * SAMPLE_RATE))).to(self.device) for _ in range(self.setup.batch)]
+            wavs = [wav.to(self.device) for wav in self.length_mode_audio.batch(seconds, self.setup.batch)]
             timings, outputs = {}, {}
             for mode in ("exact", "pad30"):
                 whisper.length_mode = mode
@@ -389,6 +461,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, help="utterance length (default 10; --quick 1)")
     parser.add_argument("--batch", type=int, help="utterances per batch (default 8; --quick 2)")
     parser.add_argument(
+        "--whisper", metavar="DIR",
+        help="a pretrained Whisper checkpoint folder for the exact-vs-pad30 rows, measured on the bundled synthetic speech "
+        "(default: the random Whisper member, on noise)",
+    )
+    parser.add_argument(
         "--autocast", choices=["none", *AUTOCAST_DTYPES], default="none",
         help="run the members under autocast in every measurement, and also time the fused forward in fp32 against it",
     )
@@ -399,11 +476,12 @@ def run(args: argparse.Namespace) -> None:
     setup.seconds = args.seconds or setup.seconds
     setup.batch = args.batch or setup.batch
     device = torch.device(args.device)
-    bench = Bench(setup, device, args.autocast)
+    bench = Bench(setup, device, args.autocast, args.whisper)
     print(
         f"device {device} ({torch.get_num_threads()} threads), autocast {args.autocast}, members {bench.fused.member_names}, "
         f"{setup.batch} utterances x {setup.seconds:g} s, best of {setup.repeats}"
     )
+    print(bench.length_mode_line())
     bench.run()
     print(format_table(bench.rows))
     print("\n".join(bench.notes))

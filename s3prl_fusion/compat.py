@@ -21,11 +21,13 @@ def _torchaudio_extension_loads() -> bool:
     import torch  # noqa: F401  (torch's own libraries must be loaded first)
 
     lib_dir = Path(next(iter(spec.submodule_search_locations))) / "lib"
-    for library in sorted(lib_dir.glob("_torchaudio*.so")):
-        try:
-            ctypes.CDLL(str(library))
-        except OSError:
-            return False
+    # the extension links against libtorchaudio, which must be loaded (globally) before it
+    for pattern in ("libtorchaudio*.so", "_torchaudio*.so"):
+        for library in sorted(lib_dir.glob(pattern)):
+            try:
+                ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                return False
     return True
 
 

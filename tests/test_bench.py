@@ -1,14 +1,20 @@
-"""``s3prl-fusion bench --quick``: one run prints every ratio with its target; memory is measured honestly."""
+"""``s3prl-fusion bench --quick``: one run prints every ratio with its target; memory is measured honestly;
+``--whisper DIR`` measures Whisper's length modes on a pretrained checkpoint and speech."""
 from __future__ import annotations
 
+import json
 import math
 import re
 
 import pytest
 import torch
 
-from s3prl_fusion.bench import _layer_cosines, peak_memory
+from conftest import LIBRISPEECH_MINI, REPO_ROOT
+from s3prl_fusion.bench import CorpusSpeech, _layer_cosines, peak_memory
+from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cli import main as cli_main
+
+WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 
 TARGET_ROWS = {
     "fusion overhead": "<= 3%",
@@ -24,6 +30,7 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast):
     cli_main(["bench", "--quick", "--autocast", autocast])
     printed = capsys.readouterr().out
     assert f"autocast {autocast}," in printed.splitlines()[0]
+    assert printed.splitlines()[1].startswith("Whisper length modes on random weights (the fused set's Whisper member) (4 hidden states x 48, float32), Gaussian noise")
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "measurement" not in line]
     labels = [row.split("|")[1].strip() for row in rows]
     autocast_rows = [row for row in rows if "autocast" in row]
@@ -65,3 +72,52 @@ def test_identical_features_have_cosine_one():
     layers = [torch.randn(2, 5, 8) for _ in range(3)]
     cosines = _layer_cosines(layers, [layer.clone() for layer in layers], torch.tensor([5, 3]))
     assert all(abs(value - 1) < 1e-6 for value in cosines)
+
+
+def _per_layer_cosines(printed: str) -> dict[str, list[float]]:
+    """{"0.5": [embedding, layer 1, ...], ...} from the bench's "cosine exact vs pad30 per layer, S s:" lines."""
+    lines = [line for line in printed.splitlines() if line.startswith("cosine exact vs pad30 per layer")]
+    return {line.split(", ")[1].split(" s:")[0]: [float(value) for value in line.split(":")[1].split()] for line in lines}
+
+
+@pytest.mark.skipif(not WHISPER_TINY_EN.is_dir(), reason="needs ../shared/models/whisper-tiny.en (a real pretrained checkpoint)")
+def test_whisper_option_measures_length_modes_on_the_pretrained_checkpoint_and_speech(capsys):
+    cli_main(["bench", "--quick", "--whisper", str(WHISPER_TINY_EN)])
+    printed = capsys.readouterr().out
+    weights_line = printed.splitlines()[1]
+    assert weights_line.startswith(f"Whisper length modes on pretrained {WHISPER_TINY_EN} (5 hidden states x 384, float32), synthetic speech (160 utterances of ")
+    rows = {row.split("|")[1].strip(): row.split("|")[2].strip() for row in printed.splitlines() if row.startswith("| ")}
+    cosines = _per_layer_cosines(printed)
+    assert sorted(cosines) == ["0.5", "1", "2"]
+    for seconds, per_layer in cosines.items():
+        assert len(per_layer) == 5  # tiny.en: embedding + 4 layers
+        assert per_layer[0] > 0.9995  # the embedding sees the same frames in both modes
+        assert float(rows[f"Whisper exact vs pad30 cosine, {seconds} s (min over layers)"]) == pytest.approx(min(per_layer), abs=1e-3)
+        assert float(rows[f"Whisper pad30 / exact time, {seconds} s audio"].rstrip("x")) > 1
+    # pretrained weights on speech: the modes stay close, and closer on longer audio
+    assert 0.9 < cosines["2"][-1] < 0.99
+    assert cosines["0.5"][-1] < cosines["2"][-1]
+
+
+@pytest.mark.parametrize(
+    "config, error, message",
+    [(None, FileNotFoundError, "no config.json there"), ({"model_type": "wavlm"}, ValueError, "model_type 'wavlm'; give a Whisper checkpoint folder")],
+)
+def test_whisper_option_names_a_folder_that_is_not_a_whisper_checkpoint(tmp_path, config, error, message):
+    folder = tmp_path / "bench-out" / "not-whisper"
+    folder.mkdir(parents=True)
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(error, match=re.escape(f"--whisper {folder}: ") + ".*" + re.escape(message)):
+        cli_main(["bench", "--quick", "--whisper", str(folder)])
+
+
+def test_corpus_speech_joins_consecutive_utterances_to_the_exact_length():
+    utterances = [read_waveform(path) for path in collect_audio_files([], [str(LIBRISPEECH_MINI)])]
+    waveforms = CorpusSpeech(LIBRISPEECH_MINI).batch(seconds=5.0, count=4)
+    assert [wav.numel() for wav in waveforms] == [80000] * 4
+    for index, wav in enumerate(waveforms):
+        first = index * len(utterances) // 4
+        expected = torch.cat(utterances[first:] + utterances[:first])[:80000]
+        assert torch.equal(wav, expected)
+    assert all(wav.abs().max() > 0.05 for wav in waveforms)
