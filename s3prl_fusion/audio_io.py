@@ -19,11 +19,13 @@ import numpy as np
 import soundfile
 import torch
 
+from s3prl_fusion.errors import UserError
+
 TARGET_RATE = 16000
 _LOGGER = logging.getLogger(__name__)
 
 
-class AudioReadError(RuntimeError):
+class AudioReadError(UserError, RuntimeError):
     """An audio file could not be used; the message names the file and what to do."""
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import torch
 
 from s3prl_fusion.atomic import write_atomically
-from s3prl_fusion.featurizer import FusionSetupMismatch
 
 EXTRA_STATE_KEY = "_extra_state"
 RUNNER_CHECKPOINT = re.compile(r"states-(\d+)\.ckpt")
 
 
-def checkpoint_step(path) -> int | None:
-    """The step of an s3prl runner checkpoint ``states-<step>.ckpt`` (from the file name alone,
-    whatever its folder is called), or None for any other file."""
-    match = RUNNER_CHECKPOINT.fullmatch(Path(path).name)
+def checkpoint_step(path, name_pattern: re.Pattern = RUNNER_CHECKPOINT) -> int | None:
+    """The step of a checkpoint named by ``name_pattern`` (default: the runner's
+    ``states-<step>.ckpt``), from the file name alone whatever its folder is called; None for
+    any other file."""
+    match = name_pattern.fullmatch(Path(path).name)
     return int(match.group(1)) if match else None
 
 
@@ -67,6 +67,8 @@ def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface:
 
     (A fusion featurizer compares its detailed set-up itself when its state is loaded.)
     """
+    from s3prl_fusion.featurizer import FusionSetupMismatch  # imports the models: only when checking
+
     if not checkpoint_state:
         return
     saved_fusion = EXTRA_STATE_KEY in checkpoint_state

@@ -19,6 +19,7 @@ COMMANDS = {
     "list": "s3prl_fusion.listing",
     "prepare": "s3prl_fusion.prepare.command",
     "random-config": "s3prl_fusion.random_config",
+    "upstream-config": "s3prl_fusion.upstream_config",
     "report": "s3prl_fusion.report",
     "export": "s3prl_fusion.export",
     "score": "s3prl_fusion.score",

@@ -8,6 +8,7 @@ mismatched checkpoint or cache, bad audio); its message says what to fix. Every 
 """
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import traceback
@@ -18,6 +19,24 @@ TRACEBACK_ENV = "S3PRL_FUSION_TRACEBACK"
 
 class UserError(Exception):
     """A mistake in what the user gave (flags, settings, data, checkpoints); the message names the fix."""
+
+
+class UnknownNameError(UserError, ValueError):
+    """A name (upstream, member, interface, setting, task) that is not one of the valid ones."""
+
+
+class SettingError(UserError, ValueError):
+    """A setting whose value cannot be used."""
+
+
+class MissingPathError(UserError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+def did_you_mean(name: str, choices, n: int = 3, cutoff: float = 0.5) -> str:
+    """`` Did you mean a, b?`` for the choices closest to ``name``, or nothing."""
+    nearest = difflib.get_close_matches(str(name), list(choices), n=n, cutoff=cutoff)
+    return f" Did you mean {', '.join(nearest)}?" if nearest else ""
 
 
 def user_error_in(error: BaseException) -> UserError | None:

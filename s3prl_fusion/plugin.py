@@ -10,7 +10,6 @@ Both run from post-import hooks (``s3prl_fusion._autoload``), so s3prl's files s
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import sys
@@ -24,8 +23,9 @@ from s3prl_fusion.audio_io import set_audio_policy
 from s3prl_fusion.checkpoints import CheckpointRotation, check_featurizer_state
 from s3prl_fusion.data_checks import check_data_paths
 from s3prl_fusion.distributed import patch_distributed
-from s3prl_fusion.featurizer import probe_forward
-from s3prl_fusion.interfaces import INTERFACES
+from s3prl_fusion.errors import UnknownNameError, did_you_mean, install_excepthook
+from s3prl_fusion.featurizer import FeatureSelectionError, FusionFeaturizer, probe_forward
+from s3prl_fusion.interfaces import INTERFACES, RunLength
 from s3prl_fusion.resume_checks import check_resume_flags
 
 # our -d tasks -> the module holding their DownstreamExpert
@@ -42,6 +42,7 @@ def register_upstreams(hub_module) -> None:
 
 def patch_runner(runner_module) -> None:
     compat.allow_s3prl_checkpoints()
+    install_excepthook()
     runner_class = runner_module.Runner
     if getattr(runner_class, "_s3prl_fusion_patched", False):
         return
@@ -54,6 +55,7 @@ def patch_runner(runner_module) -> None:
         expand_config_dir(config, getattr(args, "config", None))
         set_audio_policy(config.get("audio"))
         check_upstream_name(args)
+        check_feature_selection_name(args)
         if args.mode in ("train", "evaluate"):
             check_data_paths(args.downstream, config)
         if args.mode == "train":
@@ -63,20 +65,22 @@ def patch_runner(runner_module) -> None:
     def _get_featurizer(self):
         name = self.args.upstream_feature_selection
         check_featurizer_state(self.init_ckpt.get("Featurizer"), uses_fusion_interface=name in INTERFACES)
+        check_feature_selection(name, self.upstream.model, self.args.device)
         if name not in INTERFACES:
-            check_feature_selection(name, self.upstream.model, self.args.device)
             return stock_get_featurizer(self)
-        from s3prl_fusion.featurizer import FusionFeaturizer
-
         settings = dict((self.config.get("interface") or {}).get(name) or {})
         if self.args.upstream_feature_normalize:
             settings["normalize"] = True
+        runner_config = self.config.get("runner") or {}
         model = FusionFeaturizer(
             upstream=self.upstream.model,
             interface=name,
             settings=settings,
             upstream_device=self.args.device,
             upstream_name=self.args.upstream,
+            upstream_ckpt=getattr(self.args, "upstream_ckpt", None),
+            upstream_model_config=getattr(self.args, "upstream_model_config", None),
+            run=RunLength(runner_config.get("total_steps"), runner_config.get("gradient_accumulate_steps") or 1),
         ).to(self.args.device)
         return self._init_model(model=model, name="Featurizer", trainable=True, interfaces=["output_dim", "downsample_rate"])
 
@@ -103,23 +107,57 @@ def check_upstream_name(args) -> None:
     from s3prl import hub
 
     if not args.upstream or args.upstream.startswith("_") or not hasattr(hub, args.upstream):
-        nearest = difflib.get_close_matches(str(args.upstream), hub.options(), n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(nearest)}?" if nearest else ""
-        raise ValueError(f"-u {args.upstream} is not an upstream of s3prl's hub.{hint} `s3prl-fusion list` prints the plugin's names.")
+        raise UnknownNameError(
+            f"-u {args.upstream} is not an upstream of s3prl's hub.{did_you_mean(args.upstream, hub.options(), cutoff=0.6)} "
+            "`s3prl-fusion list` prints the plugin's names."
+        )
+
+
+PLUGIN_UPSTREAM_FEATURES = ("hidden_states", "last_hidden_state")  # -s keys of the plugin's upstreams
+
+
+def check_feature_selection_name(args) -> None:
+    """What can be said of ``-s`` / ``-l`` before anything is built: ``-l`` (one layer) with an
+    interface, which fuses every layer of every member, and, for the plugin's own upstreams
+    (whose features are known), a name that is neither an interface nor one of their features."""
+    from s3prl_fusion.upstreams import hub_entries
+
+    name, layer = args.upstream_feature_selection, args.upstream_layer_selection
+    if name in INTERFACES:
+        if layer is not None:
+            raise FeatureSelectionError(
+                f"-l {layer} selects one hidden state for s3prl's featurizer (-s hidden_states -l {layer}); "
+                f"-s {name} fuses every layer of every member and takes no -l: drop -l, or use -s hidden_states -l {layer}"
+            )
+        return
+    if args.upstream in hub_entries() and name not in PLUGIN_UPSTREAM_FEATURES:
+        raise unknown_feature_selection(name, list(PLUGIN_UPSTREAM_FEATURES))
 
 
 def check_feature_selection(name: str, upstream, device: str) -> None:
-    """An ``-s`` that is neither an interface nor a key of the upstream's output is a mistake:
+    """An ``-s`` that is neither an interface nor a feature of the upstream's output is a mistake:
     stock s3prl would silently train a weighted sum instead."""
-    if hasattr(upstream, "fusion_layout"):
-        raise ValueError(f"-s {name}: a feature cache (-u fused_cache) serves the fusion interfaces only: -s {', '.join(sorted(INTERFACES))}")
-    keys = [key for key in probe_forward(upstream, device).keys() if not key.startswith("_")]
-    if name in keys:
+    if name in INTERFACES:
         return
-    choices = sorted(INTERFACES) + sorted(keys)
-    nearest = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(nearest)}?" if nearest else ""
-    raise ValueError(f"-s {name} is neither a fusion interface ({', '.join(sorted(INTERFACES))}) nor a feature of this upstream ({', '.join(keys)}).{hint}")
+    if hasattr(upstream, "fusion_layout"):
+        raise FeatureSelectionError(f"-s {name}: a feature cache (-u fused_cache) serves the fusion interfaces only: -s {', '.join(sorted(INTERFACES))}")
+    features = probe_forward(upstream, device)
+    keys = [key for key in features.keys() if not key.startswith("_") and _is_selectable(features[key])]
+    if name not in keys:
+        raise unknown_feature_selection(name, keys)
+
+
+def _is_selectable(feature) -> bool:
+    """s3prl's Featurizer takes a (B, T, D) tensor or a list of them."""
+    layers = feature if isinstance(feature, (list, tuple)) else [feature]
+    return bool(layers) and all(isinstance(layer, torch.Tensor) and layer.dim() == 3 for layer in layers)
+
+
+def unknown_feature_selection(name: str, features: list[str]) -> FeatureSelectionError:
+    return FeatureSelectionError(
+        f"-s {name} is neither a fusion interface ({', '.join(sorted(INTERFACES))}) nor a feature of this upstream "
+        f"({', '.join(features)}).{did_you_mean(name, sorted(INTERFACES) + sorted(features))}"
+    )
 
 
 def remove_killed_writes(expdir: str) -> None:

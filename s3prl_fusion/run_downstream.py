@@ -31,10 +31,7 @@ def with_task_config(argv: list[str]) -> list[str]:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        arguments = with_task_config(argv)
-    except FileNotFoundError as error:
-        raise SystemExit(f"error: {error}") from None
+    arguments = with_task_config(argv)
     from s3prl import run_downstream as s3prl_run_downstream
 
     sys.argv = ["run_downstream.py", *arguments]

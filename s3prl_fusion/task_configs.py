@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s3prl_fusion.errors import MissingPathError, UnknownNameError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -17,7 +19,7 @@ def config_root() -> Path:
     for candidate in (PACKAGE_DIR.parent / "downstream_configs", PACKAGE_DIR / "downstream_configs"):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("the plugin's downstream_configs folder is missing from this installation")
+    raise MissingPathError("the plugin's downstream_configs folder is missing from this installation")
 
 
 def available_tasks() -> list[str]:
@@ -32,7 +34,7 @@ def resolve_task_config(task: str, working_dir: Path | None = None) -> Path:
     shipped = config_root() / task / "config.yaml"
     if shipped.is_file():
         return shipped
-    raise FileNotFoundError(
+    raise UnknownNameError(
         f"no config for task -d {task}: neither {local} nor a shipped one exists. "
         f"Shipped tasks: {', '.join(available_tasks())}; or pass -c <config.yaml>."
     )

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from conftest import REPO_ROOT, run_python
+from s3prl_fusion.data_checks import MissingDataError, check_data_paths
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.upstreams import hub_entries
 from s3prl_fusion.upstreams.fused import FusedUpstream
@@ -11,8 +13,11 @@ from s3prl_fusion.upstreams.members import build_member, normalize_member
 
 
 def runner_failure(tmp_path, *flags) -> str:
-    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu", *flags], check=False)
-    assert result.returncode != 0
+    """The stderr of a runner start that a mistake stops: exit status 2, one message, no traceback."""
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu", *flags],
+                        cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "error: " in result.stderr
     assert not list((tmp_path / "exp").glob("states-*.ckpt"))
     return result.stderr
 
@@ -22,10 +27,35 @@ def test_unknown_upstream_name_suggests_the_nearest(tmp_path):
     assert "-u fused_wavlm_whispr is not an upstream" in stderr and "Did you mean fused_wavlm_whisper" in stderr
 
 
+def test_interface_typo_is_named_before_missing_data_paths(tmp_path):
+    """A preset's -s keys are known without building it: the typo is reported first, with its fix."""
+    stderr = runner_failure(tmp_path, "-u", "fused_wavlm_whisper", "-s", "hcovn", "-d", "asr")
+    assert "-s hcovn is neither a fusion interface" in stderr and "Did you mean hconv" in stderr
+    assert "fusion_stacks" not in stderr and "datarc" not in stderr
+
+
+def test_layer_selection_with_an_interface_is_a_clean_message(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(REPO_ROOT / "downstream_configs/asr/demo_upstream.yaml"), "-s", "hconv", "-l", "3", "-d", "asr")
+    assert "-s hconv fuses every layer of every member and takes no -l" in stderr
+
+
 def test_missing_data_paths_are_listed_with_their_keys(tmp_path):
     stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(REPO_ROOT / "downstream_configs/asr/demo_upstream.yaml"), "-s", "hconv", "-d", "asr")
     assert "config.downstream_expert.datarc.libri_root = /path/to/LibriSpeech (dir not found)" in stderr
     assert "s3prl-fusion prepare librispeech" in stderr
+
+
+def test_sv_dev_trial_list_is_checked_with_the_other_data_paths(tmp_path):
+    """s3prl's sv_voxceleb1 expert opens dev_meta_data at start-up even when dev is never scored."""
+    config = yaml.safe_load((REPO_ROOT / "downstream_configs/sv_voxceleb1/config.yaml").read_text())
+    voxceleb1 = REPO_ROOT / "corpora" / "VoxCeleb1"
+    config["downstream_expert"]["datarc"].update(
+        file_path=str(voxceleb1), test_meta_data=str(voxceleb1 / "veri_test_mini.txt"), dev_meta_data=str(tmp_path / "dev_trials.txt")
+    )
+    with pytest.raises(MissingDataError, match=rf"config.downstream_expert.datarc.dev_meta_data = {tmp_path}/dev_trials.txt \(file not found\)"):
+        check_data_paths("sv_voxceleb1", config)
+    config["downstream_expert"]["datarc"]["dev_meta_data"] = str(voxceleb1 / "veri_dev_mini.txt")
+    check_data_paths("sv_voxceleb1", config)
 
 
 def test_unknown_task_lists_shipped_ones(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from s3prl_fusion.errors import UnknownNameError
 from s3prl_fusion.run_downstream import with_task_config
 from s3prl_fusion.task_configs import available_tasks, config_root, resolve_task_config
 
@@ -19,7 +20,7 @@ def test_checkout_config_wins_when_present(tmp_path):
 
 
 def test_unknown_task_names_the_shipped_ones(tmp_path):
-    with pytest.raises(FileNotFoundError, match="Shipped tasks: .*asr"):
+    with pytest.raises(UnknownNameError, match="Shipped tasks: .*asr"):
         resolve_task_config("no_such_task", tmp_path)
 
 

@@ -13,11 +13,12 @@ import numpy as np
 
 from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.cache.checksums import file_checksum
+from s3prl_fusion.errors import UserError
 
 STORAGE_DTYPES = {"fp16": np.float16, "fp32": np.float32}
 
 
-class CorruptShardError(RuntimeError):
+class CorruptShardError(UserError, RuntimeError):
     """A shard file is missing or its checksum differs from the manifest's."""
 
 

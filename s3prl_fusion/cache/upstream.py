@@ -18,18 +18,19 @@ from torch import Tensor, nn
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import Manifest, member_differences, member_settings, setting_differences
 from s3prl_fusion.cache.shards import open_shard
+from s3prl_fusion.errors import UserError
 from s3prl_fusion.upstreams.fused import FusedFeatures
 from s3prl_fusion.upstreams.members import normalize_member
 
 
-class CacheMissError(KeyError):
+class CacheMissError(UserError, KeyError):
     """A waveform the cache does not hold."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-class CacheSettingsMismatch(ValueError):
+class CacheSettingsMismatch(UserError, ValueError):
     """The cache was built for other members or settings than the run declares."""
 
 

@@ -18,6 +18,7 @@ from typing import Callable
 import yaml
 from torch import nn
 
+from s3prl_fusion.errors import MissingPathError, SettingError
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 from s3prl_fusion.upstreams.presets import PRESETS
@@ -32,10 +33,10 @@ def read_upstream_options(model_config: str | None) -> dict:
         return {}
     path = Path(model_config)
     if not path.is_file():
-        raise FileNotFoundError(f"upstream config (-g) {model_config} does not exist")
+        raise MissingPathError(f"upstream config (-g) {model_config} does not exist")
     options = yaml.safe_load(path.read_text()) or {}
     if not isinstance(options, dict):
-        raise ValueError(f"upstream config (-g) {model_config} must hold a mapping of options")
+        raise SettingError(f"upstream config (-g) {model_config} must hold a mapping of options")
     return options
 
 
@@ -45,7 +46,7 @@ def _single_member_factory(kind: str, upstream: str | None, doc: str) -> Callabl
         if upstream is not None and ckpt is not None:
             entry["ckpt"] = ckpt
         if entry["upstream"] is None and entry.get("config") is None:
-            raise ValueError("this upstream needs -k (a Hugging Face id or local directory) or -g with a `config`")
+            raise SettingError("this upstream needs -k (a Hugging Face id or local directory) or -g with a `config`")
         return build_member(normalize_member(entry))
 
     factory.__doc__ = doc
@@ -59,14 +60,14 @@ def _fused_factory(ckpt: str | None = None, model_config: str | None = None, ref
     if members is None and ckpt:
         members = [name.strip() for name in ckpt.split(",") if name.strip()]
     if not members:
-        raise ValueError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
+        raise SettingError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
     return FusedUpstream(members, autocast=options.get("autocast"))
 
 
 def _preset_factory(preset: str) -> Callable[..., FusedUpstream]:
     def factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
         if ckpt:
-            raise ValueError(f"{preset} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
+            raise SettingError(f"{preset} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
         options = read_upstream_options(model_config)
         return FusedUpstream(merge_member_overrides(PRESETS[preset], options.get("members")), autocast=options.get("autocast"))
 
@@ -79,7 +80,7 @@ def merge_member_overrides(members: list[dict], overrides: list[dict] | None) ->
     if overrides is None:
         return [dict(member) for member in members]
     if len(overrides) != len(members):
-        raise ValueError(f"-g lists {len(overrides)} member override(s) but the preset has {len(members)} members")
+        raise SettingError(f"-g lists {len(overrides)} member override(s) but the preset has {len(members)} members")
     return [{**member, **(override or {})} for member, override in zip(members, overrides)]
 
 

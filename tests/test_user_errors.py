@@ -1,0 +1,48 @@
+"""A user's mistake ends an entry point with its message and exit status 2; other errors stay tracebacks."""
+from __future__ import annotations
+
+import pytest
+
+from s3prl_fusion.errors import TRACEBACK_ENV, SettingError, UserError, report_user_errors
+
+
+def fails_with(error: Exception):
+    @report_user_errors
+    def main():
+        raise error
+
+    return main
+
+
+def test_a_user_error_is_one_message_and_exit_status_2(capsys, monkeypatch):
+    monkeypatch.delenv(TRACEBACK_ENV, raising=False)
+    with pytest.raises(SystemExit) as ended:
+        fails_with(SettingError("autocast must be one of none, bf16, fp16; got 'bf32'"))()
+    assert ended.value.code == 2
+    assert capsys.readouterr().err == "error: autocast must be one of none, bf16, fp16; got 'bf32'\n"
+
+
+def test_a_user_error_wrapped_in_another_error_is_still_reported(capsys):
+    def main():
+        try:
+            raise UserError("file /data/a.wav is empty")
+        except UserError as cause:
+            raise RuntimeError("the data loader failed") from cause
+
+    with pytest.raises(SystemExit) as ended:
+        report_user_errors(main)()
+    assert ended.value.code == 2
+    assert capsys.readouterr().err == "error: file /data/a.wav is empty\n"
+
+
+def test_the_traceback_is_printed_when_asked_for(capsys, monkeypatch):
+    monkeypatch.setenv(TRACEBACK_ENV, "1")
+    with pytest.raises(SystemExit):
+        fails_with(SettingError("bad setting"))()
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("error: bad setting\n")
+
+
+def test_other_errors_keep_their_traceback():
+    with pytest.raises(ZeroDivisionError):
+        fails_with(ZeroDivisionError("a bug"))()
