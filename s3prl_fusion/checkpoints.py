@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from s3prl_fusion.atomic import write_atomically
+from s3prl_fusion.errors import MissingPathError
 
 EXTRA_STATE_KEY = "_extra_state"
 RUNNER_CHECKPOINT = re.compile(r"states-(\d+)\.ckpt")
@@ -85,12 +86,13 @@ def check_featurizer_state(checkpoint_state: dict | None, uses_fusion_interface:
         )
 
 
-def load_checkpoint(path) -> dict:
-    """An s3prl checkpoint (it pickles an argparse.Namespace, so weights-only loading is widened
-    to allow exactly that class)."""
-    import argparse
+def load_checkpoint(path, mmap: bool = False) -> dict:
+    """An s3prl checkpoint, loaded weights-only on the CPU with ``argparse.Namespace`` allowed for
+    good, as the runner's compatibility patch allows it (a ``safe_globals`` context would withdraw
+    it on exit, from s3prl's own loads too). ``mmap``: map the tensors instead of reading them."""
+    from s3prl_fusion import compat
 
     if not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        return torch.load(path, map_location="cpu")
+        raise MissingPathError(f"checkpoint {path} does not exist")
+    compat.allow_s3prl_checkpoints()
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
