@@ -22,6 +22,8 @@ import sys
 _HOOKS = {
     "torchaudio": ("s3prl_fusion.compat:ensure_torchaudio_importable", "s3prl_fusion.compat:patch_torchaudio"),
     "huggingface_hub": (None, "s3prl_fusion.compat:patch_huggingface_hub"),
+    "huggingface_hub.hf_api": (None, "s3prl_fusion.compat:patch_hf_api"),
+    "huggingface_hub._snapshot_download": (None, "s3prl_fusion.compat:patch_snapshot_download"),
     "s3prl.hub": (None, "s3prl_fusion.plugin:register_upstreams"),
     "s3prl.downstream.runner": (None, "s3prl_fusion.plugin:patch_runner"),
     "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.task_patches:patch_sv_dataset"),
@@ -31,6 +33,8 @@ COMPAT_ONLY_ENV = "S3PRL_FUSION_COMPAT_ONLY"
 _COMPAT_HOOKS = {
     "torchaudio": _HOOKS["torchaudio"],
     "huggingface_hub": _HOOKS["huggingface_hub"],
+    "huggingface_hub.hf_api": _HOOKS["huggingface_hub.hf_api"],
+    "huggingface_hub._snapshot_download": _HOOKS["huggingface_hub._snapshot_download"],
     "s3prl.downstream.runner": (None, "s3prl_fusion._autoload:allow_s3prl_checkpoints"),
 }
 

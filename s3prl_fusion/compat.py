@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import importlib.util
+import inspect
+import os
 import sys
 import types
 from pathlib import Path
@@ -97,7 +100,12 @@ def patch_huggingface_hub(hub_module) -> None:
             """Token calls of the removed HfFolder, mapped onto get_token / login."""
 
             get_token = staticmethod(hub_module.get_token)
-            save_token = staticmethod(lambda token: hub_module.login(token=token))
+
+            @staticmethod
+            def save_token(token: str | None) -> None:
+                # s3prl saves what HfApi().login returned: None (no login) or the active token
+                if token is not None and token != hub_module.get_token():
+                    hub_module.login(token=token)
 
         hub_module.HfFolder = HfFolder
     if not hasattr(hub_module, "Repository"):
@@ -108,10 +116,44 @@ def patch_huggingface_hub(hub_module) -> None:
             def __init__(self, *args, **kwargs):
                 raise RuntimeError(
                     "--push_to_hf_hub needs huggingface_hub.Repository, removed in huggingface_hub 1.x: "
-                    "upload the experiment directory with `huggingface-cli upload` instead."
+                    "upload the experiment directory with `hf upload <org>/<name> <expdir>` instead."
                 )
 
         hub_module.Repository = Repository
+
+
+def patch_hf_api(hf_api_module) -> None:
+    """P7: s3prl's ``--hub huggingface`` starts with ``HfApi().login(username, password)``, gone in huggingface_hub 1.x."""
+    if hasattr(hf_api_module.HfApi, "login"):
+        return
+
+    def login(self, username: str | None = None, password: str | None = None) -> str | None:
+        """The Hub takes access tokens only: the password (s3prl reads ``HF_PASSWORD``) is used as
+        this run's token (``HF_TOKEN``), with no request, so offline runs work too; without one, the
+        token already in ``HF_TOKEN`` or saved by ``hf auth login`` is kept, or none (public repositories)."""
+        if password:
+            os.environ["HF_TOKEN"] = password
+        return hf_api_module.get_token()
+
+    hf_api_module.HfApi.login = login
+
+
+def patch_snapshot_download(snapshot_module) -> None:
+    """P8: s3prl's runner calls ``snapshot_download(repo, revision, use_auth_token=True)``; huggingface_hub
+    1.x takes the revision by keyword only and ``token=`` instead of ``use_auth_token=``."""
+    download = snapshot_module.snapshot_download
+    if "use_auth_token" in inspect.signature(download, follow_wrapped=False).parameters:
+        return
+
+    @functools.wraps(download)
+    def snapshot_download(repo_id, revision=None, *, use_auth_token=None, **kwargs):
+        if use_auth_token is not None and "token" not in kwargs:
+            # True meant "the saved token"; None sends it when there is one and lets public repositories
+            # download without one (token=True refuses to run without a saved token, even offline)
+            kwargs["token"] = None if use_auth_token is True else use_auth_token
+        return download(repo_id, revision=revision, **kwargs)
+
+    snapshot_module.snapshot_download = snapshot_download
 
 
 def allow_s3prl_checkpoints() -> None:
