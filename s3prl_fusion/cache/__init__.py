@@ -7,7 +7,8 @@
     shards.py     sharded .npy files: atomic writes (s3prl_fusion.atomic), verified memory-mapped reads
     builder.py    ``build_cache``: members -> shards + manifest
     upstream.py   ``CachedFusedUpstream``: the fused upstream's output, read from a cache
-    command.py    ``s3prl-fusion cache build|verify``
+    plan.py       ``s3prl-fusion cache plan``: hours, cache sizes and member passes before a run
+    command.py    ``s3prl-fusion cache build|verify|plan``
 """
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.upstream import CacheMissError, CachedFusedUpstream

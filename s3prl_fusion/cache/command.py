@@ -3,11 +3,13 @@
     s3prl-fusion cache build -u fused -g members.yaml --data LibriSpeech/train-clean-100 --out cache/train --dtype fp16
     s3prl-fusion cache build -u fused_wavlm_whisper_en --data len_for_bucket/train-clean-100.csv --root LibriSpeech --out cache/train
     s3prl-fusion cache verify cache/train
+    s3prl-fusion cache plan -u fused_wavlm_whisper_en --data len_for_bucket/train-clean-100.csv -d asr
 
 Inputs: --wav-list FILE (one audio path per line), --data FOLDER (every .flac/.wav below it)
 or --data TABLE.csv (an s3prl length table; relative paths against --root). Train with
 ``-u fused_cache -k cache/train [-g members.yaml]``. Running ``build`` again on the same
-folder adds new files and rebuilds damaged shards.
+folder adds new files and rebuilds damaged shards. ``plan`` prints what a run costs before it
+starts (see ``plan``).
 """
 from __future__ import annotations
 
@@ -18,14 +20,21 @@ import torch
 
 from s3prl_fusion.cache.builder import build_cache, build_fused_upstream, cache_settings
 from s3prl_fusion.cache.manifest import Manifest
+from s3prl_fusion.cache.plan import audio_from_data, audio_from_hours, fused_members, member_shape, plan_lines, read_training
 from s3prl_fusion.cache.shards import STORAGE_DTYPES, shard_problems
 from s3prl_fusion.cache.sources import collect_audio_files
+from s3prl_fusion.errors import SettingError
+from s3prl_fusion.task_configs import resolve_task_config
 
 
-def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--upstream", required=True, help="a fused upstream: fused, or a fused_* preset")
     parser.add_argument("-k", "--upstream_ckpt", help="as s3prl's -k (members of -u fused: a,b)")
     parser.add_argument("-g", "--upstream_model_config", help="as s3prl's -g (members.yaml)")
+
+
+def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_upstream_arguments(parser)
     parser.add_argument("--wav-list", action="append", default=[], help="text file of audio paths, one per line (repeatable)")
     parser.add_argument("--data", action="append", default=[], help="folder of .flac/.wav, or an s3prl length table .csv (repeatable)")
     parser.add_argument("--root", help="folder that relative paths in --data tables / --wav-list files are relative to")
@@ -42,6 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_build_arguments(actions.add_parser("build", help="run the members over audio files and store their stacks"))
     verify = actions.add_parser("verify", help="check every shard's checksum and print the cache's settings")
     verify.add_argument("folder")
+    _add_plan_arguments(actions.add_parser("plan", help="print hours of audio, cache sizes and member passes before a run"))
+
+
+def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_upstream_arguments(parser)
+    parser.add_argument("--data", action="append", default=[], help="folder of .flac/.wav, s3prl length table .csv or ML-SUPERB transcript .txt (repeatable)")
+    parser.add_argument("--hours", type=float, help="plan for this many hours of audio instead of --data")
+    parser.add_argument("--utterances", type=int, help="with --hours: how many utterances they are")
+    parser.add_argument("-d", "--downstream", help="the task (asr, ml_superb, emotion, sv_voxceleb1): count its member passes")
+    parser.add_argument("-c", "--config", help="the task config (default: as `s3prl-fusion run` finds it for -d)")
 
 
 def run_build(args: argparse.Namespace) -> None:
@@ -71,5 +90,20 @@ def run_verify(args: argparse.Namespace) -> None:
     print(f"all {len(manifest.shards)} shards intact")
 
 
+def run_plan(args: argparse.Namespace) -> None:
+    if bool(args.data) == (args.hours is not None):
+        raise SettingError("give the audio to plan for: --data (folders, length tables, transcripts) or --hours H, not both")
+    if args.utterances is not None and args.hours is None:
+        raise SettingError("--utterances goes with --hours; with --data the plan counts the utterances itself")
+    if args.config and not args.downstream:
+        raise SettingError("-c needs -d <task>: the task says which datarc key holds its training batch size")
+    shapes = [member_shape(entry) for entry in fused_members(args.upstream, args.upstream_ckpt, args.upstream_model_config)]
+    audio = audio_from_hours(args.hours, args.utterances) if args.hours is not None else audio_from_data(args.data)
+    training = None
+    if args.downstream:
+        training = read_training(args.downstream, Path(args.config) if args.config else resolve_task_config(args.downstream))
+    print("\n".join(plan_lines(args.upstream, shapes, audio, training)))
+
+
 def run(args: argparse.Namespace) -> None:
-    {"build": run_build, "verify": run_verify}[args.cache_action](args)
+    {"build": run_build, "verify": run_verify, "plan": run_plan}[args.cache_action](args)

@@ -53,23 +53,33 @@ def _single_member_factory(kind: str, upstream: str | None, doc: str) -> Callabl
     return factory
 
 
+def fused_member_entries(upstream: str, ckpt: str | None, model_config: str | None) -> tuple[list[dict | str], str | None]:
+    """(members, autocast) of the fused upstream ``-u upstream -k ckpt -g model_config``, where
+    ``upstream`` is ``fused`` (members from -k, comma-separated, or -g's ``members:``) or a preset
+    (its members, with -g's per-member overrides); nothing is built."""
+    options = read_upstream_options(model_config)
+    if upstream == "fused":
+        members = options.get("members")
+        if members is None and ckpt:
+            members = [name.strip() for name in ckpt.split(",") if name.strip()]
+        if not members:
+            raise SettingError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
+        return members, options.get("autocast")
+    if ckpt:
+        raise SettingError(f"{upstream} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
+    return merge_member_overrides(PRESETS[upstream], options.get("members")), options.get("autocast")
+
+
 def _fused_factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
     """Fused upstream with members from -k (comma-separated names) or -g (YAML with `members:`)."""
-    options = read_upstream_options(model_config)
-    members = options.get("members")
-    if members is None and ckpt:
-        members = [name.strip() for name in ckpt.split(",") if name.strip()]
-    if not members:
-        raise SettingError("-u fused needs its members: -k wavlm_base_plus,whisper_small or -g members.yaml with a `members:` list")
-    return FusedUpstream(members, autocast=options.get("autocast"))
+    members, autocast = fused_member_entries("fused", ckpt, model_config)
+    return FusedUpstream(members, autocast=autocast)
 
 
 def _preset_factory(preset: str) -> Callable[..., FusedUpstream]:
     def factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> FusedUpstream:
-        if ckpt:
-            raise SettingError(f"{preset} takes no -k; give per-member options (ckpt, config, length_mode) with -g")
-        options = read_upstream_options(model_config)
-        return FusedUpstream(merge_member_overrides(PRESETS[preset], options.get("members")), autocast=options.get("autocast"))
+        members, autocast = fused_member_entries(preset, ckpt, model_config)
+        return FusedUpstream(members, autocast=autocast)
 
     factory.__doc__ = f"Fused upstream: {' + '.join(member['upstream'] for member in PRESETS[preset])}"
     return factory
