@@ -26,6 +26,7 @@ from s3prl_fusion.distributed import patch_distributed
 from s3prl_fusion.errors import UnknownNameError, did_you_mean, install_excepthook
 from s3prl_fusion.featurizer import FeatureSelectionError, FusionFeaturizer, probe_forward
 from s3prl_fusion.interfaces import INTERFACES, RunLength
+from s3prl_fusion.past_experiment import check_s3prl_script_arguments
 from s3prl_fusion.resume_checks import check_resume_flags
 
 # our -d tasks -> the module holding their DownstreamExpert
@@ -43,6 +44,7 @@ def register_upstreams(hub_module) -> None:
 def patch_runner(runner_module) -> None:
     compat.allow_s3prl_checkpoints()
     install_excepthook()
+    check_s3prl_script_arguments()
     runner_class = runner_module.Runner
     if getattr(runner_class, "_s3prl_fusion_patched", False):
         return

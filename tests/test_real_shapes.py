@@ -1,13 +1,20 @@
-"""s3prl's runner at the paper's shapes: two base-size members of different kinds (13 hidden states
-x 768 each, random weights), batches of 4 utterances of different lengths, gradient accumulation 2,
-three checkpoints in a hyphenated folder, a fusion interface that aligns, concatenates and projects.
+"""The paper's shapes: s3prl's runner with two base-size members of different kinds (13 hidden
+states x 768 each, random weights), batches of 4 utterances of different lengths, gradient
+accumulation 2, three checkpoints in a hyphenated folder, a fusion interface that aligns,
+concatenates and projects; and every interface over a large-size member (25 x 1024) fused with a
+base-size one.
 """
 from __future__ import annotations
 
+import pytest
+import torch
 import yaml
 
 from conftest import ASR_CONFIGS, LIBRISPEECH_MINI, run_python
 from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
+from s3prl_fusion.featurizer import FusionFeaturizer
+from s3prl_fusion.interfaces import RunLength
+from s3prl_fusion.upstreams.fused import FusedUpstream
 
 BASE_SIZE_MEMBERS = {
     "members": [
@@ -52,3 +59,46 @@ def test_base_size_fusion_trains_with_accumulation_and_keeps_three_checkpoints(t
     projection = [value for key, value in featurizer.items() if key.endswith("weight") and tuple(value.shape) == (768, 1536)]
     assert projection, "CHConv's Linear(2 x 768 -> 768) projection is missing from the checkpoint"
     assert list(expdir.glob("events.out.tfevents.*")), "no TensorBoard log"
+
+
+LARGE_WAVLM = {"model_type": "wavlm", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+               "intermediate_size": 4096, "feat_extract_norm": "layer", "do_stable_layer_norm": True, "conv_bias": True}
+
+
+@pytest.fixture(scope="module")
+def large_and_base_members():
+    """A large-size WavLM (25 hidden states x 1024) fused with a base-size Whisper (13 x 768), random weights."""
+    torch.manual_seed(0)
+    whisper = BASE_SIZE_MEMBERS["members"][1]
+    return FusedUpstream([{"name": "wavlm_large_random", "kind": "hf", "config": LARGE_WAVLM}, whisper]).eval()
+
+
+@pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
+def test_every_interface_fuses_a_large_and_a_base_member_over_a_mixed_length_batch(large_and_base_members, interface):
+    featurizer = FusionFeaturizer(large_and_base_members, interface, run=RunLength(10, 2))
+    assert featurizer.setup["layer_counts"] == [25, 13] and featurizer.setup["dims"] == [1024, 768]
+    generator = torch.Generator().manual_seed(1)
+    wavs = [torch.randn(samples, generator=generator) for samples in (16000, 5200, 11000, 8000)]
+    with torch.no_grad():
+        features = large_and_base_members(wavs)
+    fused = featurizer(wavs, features)
+    assert [tuple(f.shape) for f in fused] == [(round(len(w) / 320), featurizer.output_dim) for w in wavs]
+    sum(f.square().sum() for f in fused).backward()
+    gradients = [p.grad for p in featurizer.parameters() if p.requires_grad]
+    assert gradients and all(g is not None and torch.isfinite(g).all() for g in gradients)
+    assert any(float(g.abs().sum()) > 0 for g in gradients)
+
+
+def test_the_large_member_gives_each_utterance_its_own_features_in_a_batch(large_and_base_members):
+    generator = torch.Generator().manual_seed(2)
+    wavs = [torch.randn(samples, generator=generator) for samples in (12000, 4800, 9000, 6400)]
+    with torch.no_grad():
+        batched = large_and_base_members(wavs)
+        for index, wav in enumerate(wavs):
+            alone = large_and_base_members([wav])
+            frames = int(alone["fusion_lengths"][0])
+            assert int(batched["fusion_lengths"][index]) == frames
+            for stack_batched, stack_alone in zip(batched["fusion_stacks"], alone["fusion_stacks"]):
+                expected = stack_alone[:, 0, :frames]
+                scale = float(expected.abs().max())
+                assert float((stack_batched[:, index, :frames] - expected).abs().max()) <= 1e-4 * max(scale, 1.0)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from s3prl_fusion.upstreams.input_checks import receptive_field
+from s3prl_fusion.upstreams.members import check_local_source
 
 SSL_MODEL_TYPES = ("wavlm", "hubert", "data2vec-audio", "wav2vec2")
 
@@ -162,6 +163,7 @@ class HFSpeechUpstream(nn.Module):
         if (source is None) == (config is None):
             raise ValueError("give exactly one of `source` (Hugging Face id or local path) or `config` (random init)")
         if source is not None:
+            check_local_source(source)
             self.model = AutoModel.from_pretrained(source, dtype=torch.float32)
         else:
             settings = dict(config)

@@ -9,18 +9,21 @@ A member is a dict, from a preset, from ``-k`` (a bare name) or from the ``-g`` 
                   (``model_type`` selects the family for ``hf`` members)
     length_mode:  Whisper only: ``exact`` (default) or ``pad30``
     ckpt, model_config: an s3prl member's own ``-k`` / ``-g``
+A source written as a local path (``local_path_named``) must exist: it is not passed on to
+Hugging Face, which would read it as a repository id.
 Every built member returns s3prl's upstream dict with ``feature_lengths`` (each utterance's
 valid frames, by the member's own frame rule) and answers ``get_downsample_rates``.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
+from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
 
 MEMBER_KEYS = {"upstream", "name", "kind", "config", "length_mode", "ckpt", "model_config"}
 KINDS = ("whisper", "hf", "s3prl")
@@ -56,6 +59,38 @@ def _infer_kind(entry: dict) -> str:
     return "s3prl"
 
 
+def local_path_named(source: str) -> bool:
+    """Whether a member source is written as a local path rather than a Hugging Face id (``org/name``
+    or a bare ``name``) or a URL: it is absolute, starts with ``~``, ``./`` or ``../`` (or is ``.``
+    / ``..``), has a backslash on Windows, or has more than one ``/`` or an empty part between them."""
+    if "://" in source:
+        return False
+    if source.startswith("~") or os.path.isabs(source) or (os.sep != "/" and os.sep in source):
+        return True
+    parts = source.split("/")
+    return parts[0] in (".", "..") or len(parts) > 2 or (len(parts) == 2 and "" in parts)
+
+
+def check_local_source(source: str, what: str = "member source", directory: bool = True) -> None:
+    """Raise MissingPathError when ``source`` is written as a local path that does not exist (or,
+    for a ``directory`` source, is not a folder saved by ``save_pretrained``)."""
+    path = Path(source)
+    if path.exists():
+        if directory and not path.is_dir():
+            raise MissingPathError(f"{what} {source} is a file; give the folder save_pretrained wrote (with config.json) or a Hugging Face id (org/name)")
+        if directory and not (path / "config.json").is_file():
+            raise MissingPathError(f"{what} {source}: the local directory has no config.json; give a folder written by save_pretrained")
+        return
+    if not local_path_named(source):
+        return
+    tilde = f" ('~' is not expanded here: write {os.path.expanduser(source)})" if source.startswith("~") else ""
+    kind = "local directory" if directory else "local file"
+    raise MissingPathError(
+        f"{what} {source}: {kind} {path.absolute()} does not exist{tilde}. "
+        "A Hugging Face id is written org/name; anything else with a / is read as a local path."
+    )
+
+
 def build_member(entry: dict) -> nn.Module:
     """A normalized member entry -> its upstream module."""
     kind = entry["kind"]
@@ -87,6 +122,8 @@ def _build_s3prl_member(entry: dict) -> nn.Module:
     factory = getattr(hub, name, None)
     if factory is None or name.startswith("_"):
         raise UnknownNameError(_unknown_name_message(name, hub.options()))
+    if entry.get("ckpt") is not None:
+        check_local_source(str(entry["ckpt"]), what=f"ckpt of member {entry['name']}", directory=False)
     return S3PRLHubMember(factory(ckpt=entry.get("ckpt"), model_config=entry.get("model_config")))
 
 

@@ -22,6 +22,7 @@ from torch.nn.utils.rnn import pad_sequence
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
+from s3prl_fusion.upstreams.members import check_local_source
 from s3prl_fusion.upstreams.whisper_features import WhisperLogMel
 
 WHISPER_CHECKPOINTS: dict[str, str] = {
@@ -67,6 +68,7 @@ def _load_pretrained(source: str) -> tuple[WhisperEncoder, WhisperFeatureExtract
     """The encoder of a saved WhisperModel (the decoder is dropped) in float32, whatever dtype the
     checkpoint is stored in, and its feature extractor, built from ``num_mel_bins`` when the
     source has no preprocessor_config.json."""
+    check_local_source(source)
     encoder = WhisperModel.from_pretrained(source, dtype=torch.float32).get_encoder()
     try:
         feature_extractor = WhisperFeatureExtractor.from_pretrained(source)
