@@ -1,4 +1,5 @@
-"""The one place that touches s3prl's internals.
+"""Registration with s3prl's hub and the patches of s3prl's Runner (other touches of s3prl:
+distributed.py, task_patches.py, past_experiment.py, nn.py, _autoload.py).
 
 - ``register_upstreams``: adds the plugin's upstream names to ``s3prl.hub`` (``-u``).
 - ``patch_runner``: makes s3prl's Runner build the plugin's featurizer for ``-s ws|gumd|

@@ -15,6 +15,7 @@ from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
 from s3prl_fusion.featurizer import FusionFeaturizer
 from s3prl_fusion.interfaces import RunLength
 from s3prl_fusion.upstreams.fused import FusedUpstream
+from test_member_batch_invariance import assert_each_utterance_as_alone
 
 BASE_SIZE_MEMBERS = {
     "members": [
@@ -91,14 +92,4 @@ def test_every_interface_fuses_a_large_and_a_base_member_over_a_mixed_length_bat
 
 def test_the_large_member_gives_each_utterance_its_own_features_in_a_batch(large_and_base_members):
     generator = torch.Generator().manual_seed(2)
-    wavs = [torch.randn(samples, generator=generator) for samples in (12000, 4800, 9000, 6400)]
-    with torch.no_grad():
-        batched = large_and_base_members(wavs)
-        for index, wav in enumerate(wavs):
-            alone = large_and_base_members([wav])
-            frames = int(alone["fusion_lengths"][0])
-            assert int(batched["fusion_lengths"][index]) == frames
-            for stack_batched, stack_alone in zip(batched["fusion_stacks"], alone["fusion_stacks"]):
-                expected = stack_alone[:, 0, :frames]
-                scale = float(expected.abs().max())
-                assert float((stack_batched[:, index, :frames] - expected).abs().max()) <= 1e-4 * max(scale, 1.0)
+    assert_each_utterance_as_alone(large_and_base_members, [torch.randn(samples, generator=generator) for samples in (12000, 4800, 9000, 6400)])
