@@ -25,7 +25,6 @@ check that DDP kept the ranks identical and that only rank 0 wrote files.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -33,6 +32,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+
+from s3prl_fusion.s3prl_flags import typed_flags
 
 RANK_REPORT_ENV = "S3PRL_FUSION_RANK_REPORT"
 
@@ -43,11 +44,8 @@ def launched_by_torchrun() -> bool:
 
 def _command_line_backend(argv: list[str]) -> tuple[str, str]:
     """(--backend, --device) from s3prl's flags, with s3prl's defaults."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--backend", default="nccl")
-    parser.add_argument("--device", default="cuda")
-    known, _ = parser.parse_known_args(argv)
-    return known.backend, known.device
+    typed = typed_flags(argv, "backend", "device")
+    return typed.get("backend", "nccl"), typed.get("device", "cuda")
 
 
 def init_process_group_from_torchrun(argv: list[str]) -> None:

@@ -17,13 +17,13 @@ while the script imports s3prl, before its ``main`` parses the command line.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import zipfile
 from pathlib import Path
 
 from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
 from s3prl_fusion.errors import MissingPathError, UserError
+from s3prl_fusion.s3prl_flags import typed_flags
 
 RUNNER_CHECKPOINT_KEYS = ("Args", "Config")  # what s3prl's run_downstream.py reads from an -e checkpoint
 S3PRL_SCRIPT_MODULE = "s3prl.run_downstream"
@@ -36,10 +36,7 @@ class UnreadableCheckpointError(UserError, ValueError):
 
 def typed_past_experiment(argv: list[str]) -> str | None:
     """The value of ``-e`` / ``--past_exp`` in s3prl arguments (the last one, as argparse takes), or None."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("-e", "--past_exp")
-    known, _ = parser.parse_known_args(argv)
-    return known.past_exp
+    return typed_flags(argv, "past_exp").get("past_exp")
 
 
 def checkpoint_problem(path: Path) -> str | None:

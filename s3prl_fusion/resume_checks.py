@@ -12,28 +12,13 @@ import argparse
 import os
 
 from s3prl_fusion.errors import UserError
+from s3prl_fusion.s3prl_flags import SHORT_FLAGS, typed_flags
 
-# (short flag, long flag = the argument's name in s3prl's Namespace)
-SET_UP_FLAGS = (
-    ("-u", "upstream"),
-    ("-k", "upstream_ckpt"),
-    ("-g", "upstream_model_config"),
-    ("-s", "upstream_feature_selection"),
-    ("-l", "upstream_layer_selection"),
-)
+SET_UP_FLAGS = ("upstream", "upstream_ckpt", "upstream_model_config", "upstream_feature_selection", "upstream_layer_selection")
 
 
 class ResumeFlagsMismatch(UserError, ValueError):
     """Flags given with ``-e`` contradict the checkpoint being resumed or evaluated."""
-
-
-def typed_set_up_flags(argv: list[str]) -> dict[str, str]:
-    """{argument name: value as typed} for the set-up flags present on the command line."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for short, name in SET_UP_FLAGS:
-        parser.add_argument(short, f"--{name}", dest=name, default=argparse.SUPPRESS)
-    typed, _ = parser.parse_known_args(argv)
-    return vars(typed)
 
 
 def _same(typed: str, saved) -> bool:
@@ -50,10 +35,10 @@ def check_resume_flags(argv: list[str], args: argparse.Namespace) -> None:
     differs from the checkpoint's (``args`` are s3prl's, already merged from the checkpoint)."""
     if not getattr(args, "past_exp", None):
         return
-    typed = typed_set_up_flags(argv)
+    typed = typed_flags(argv, *SET_UP_FLAGS)
     differences = [
-        f"{short} {typed[name]} (checkpoint: {getattr(args, name, None)})"
-        for short, name in SET_UP_FLAGS
+        f"{SHORT_FLAGS[name]} {typed[name]} (checkpoint: {getattr(args, name, None)})"
+        for name in SET_UP_FLAGS
         if name in typed and not _same(typed[name], getattr(args, name, None))
     ]
     if differences:

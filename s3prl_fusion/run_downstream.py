@@ -10,25 +10,21 @@ intact checkpoint, and a folder or file with nothing to load stops with a messag
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import s3prl_fusion  # noqa: F401  (installs the hooks before s3prl is imported)
 from s3prl_fusion.errors import report_user_errors
 from s3prl_fusion.past_experiment import checked_past_experiment
+from s3prl_fusion.s3prl_flags import typed_flags
 from s3prl_fusion.task_configs import resolve_task_config
 
 
 def with_task_config(argv: list[str]) -> list[str]:
     """Add ``-c <shipped config>`` to s3prl arguments that need a config and name none."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("-c", "--config")
-    parser.add_argument("-d", "--downstream")
-    parser.add_argument("-e", "--past_exp")
-    known, _ = parser.parse_known_args(argv)
-    if known.config or known.past_exp or not known.downstream:
+    typed = typed_flags(argv, "config", "downstream", "past_exp")
+    if typed.get("config") or typed.get("past_exp") or not typed.get("downstream"):
         return list(argv)
-    return [*argv, "-c", str(resolve_task_config(known.downstream))]
+    return [*argv, "-c", str(resolve_task_config(typed["downstream"]))]
 
 
 @report_user_errors
