@@ -12,7 +12,7 @@ PYTHON="${PYTHON:-python3}"
 OLDEST_TESTS=(
   tests/test_version_ranges.py tests/test_whisper_upstream.py tests/test_member_loading.py tests/test_registration.py
   tests/test_runner_asr.py tests/test_checkpoint_rotation.py tests/test_export.py tests/test_sox_effects.py
-  tests/test_audio_reliability.py tests/test_hub_huggingface.py
+  tests/test_audio_reliability.py tests/test_hub_huggingface.py tests/test_s3prl_adapter.py tests/test_sv_task.py
 )
 
 ensure_venv() {  # ensure_venv VENV CONSTRAINTS: create VENV and install the package there with CONSTRAINTS

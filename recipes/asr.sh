@@ -2,6 +2,7 @@
 # SUPERB ASR on LibriSpeech (train-clean-100 / dev-clean / test-clean), WER.
 #   recipes/asr.sh UPSTREAM INTERFACE LIBRISPEECH_ROOT OUT_DIR [s3prl runner flags...]
 # LIBRISPEECH_ROOT holds train-clean-100/, dev-clean/, test-clean/ (openslr.org/12).
+# CACHE=1 (see lib.sh) caches the members' features of the three splits in CACHE_DIR.
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage librispeech
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
@@ -15,8 +16,12 @@ if [ ! -f "$BUCKETS/test-clean.csv" ]; then
   "$PYTHON" -m s3prl_fusion.cli prepare librispeech --root "$DATA_ROOT" --out "$BUCKETS" --splits train-clean-100 dev-clean test-clean
 fi
 
+fusion_use_cache "$UPSTREAM" "$OUT_DIR" "$@"
+fusion_cache_build "$UPSTREAM" --root "$DATA_ROOT" \
+  --data "$BUCKETS/train-clean-100.csv" --data "$BUCKETS/dev-clean.csv" --data "$BUCKETS/test-clean.csv"
+
 OVERRIDE_STRING=$(fusion_overrides \
   "config.downstream_expert.datarc.libri_root='$DATA_ROOT'" \
   "config.downstream_expert.datarc.bucket_file='$BUCKETS'")
-fusion_train asr "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "$@"
+fusion_train asr "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "${FUSION_RUNNER_FLAGS[@]}"
 fusion_evaluate asr "$OUT_DIR" test-clean "$UPSTREAM" "$INTERFACE"

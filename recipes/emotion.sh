@@ -8,6 +8,8 @@
 # mean accuracy over the folds and each fold's accuracy.
 # More knobs (besides those of lib.sh):
 #   FOLDS   the test folds to run (default: 1 2 3 4 5, the SUPERB protocol; fewer for smoke runs)
+# CACHE=1 (see lib.sh) caches the members' features of every utterance of the meta data in
+# CACHE_DIR (default OUT_DIR/cache), built once: all folds train and test from it.
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage IEMOCAP
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
@@ -22,12 +24,15 @@ if [ ! -f "$META_DATA/Session5/test_meta_data.json" ]; then
   "$PYTHON" -m s3prl_fusion.cli prepare iemocap --root "$DATA_ROOT" --out "$META_DATA"
 fi
 
+fusion_use_cache "$UPSTREAM" "$OUT_DIR" "$@"
+fusion_cache_task_files "$UPSTREAM" "$OUT_DIR/cache_files.txt" emotion --root "$DATA_ROOT" --meta-data "$META_DATA"
+
 for fold in $FOLDS; do
   OVERRIDE_STRING=$(fusion_overrides \
     "config.downstream_expert.datarc.root='$DATA_ROOT'" \
     "config.downstream_expert.datarc.meta_data='$META_DATA'" \
     "config.downstream_expert.datarc.test_fold='fold$fold'")
-  fusion_train emotion "$UPSTREAM" "$INTERFACE" "$OUT_DIR/fold$fold" "$OVERRIDE_STRING" "$@"
+  fusion_train emotion "$UPSTREAM" "$INTERFACE" "$OUT_DIR/fold$fold" "$OVERRIDE_STRING" "${FUSION_RUNNER_FLAGS[@]}"
   fusion_evaluate emotion "$OUT_DIR/fold$fold" test "$UPSTREAM" "$INTERFACE"
 done
 "$PYTHON" -m s3prl_fusion.cli score --task emotion --expdir "$OUT_DIR" --split test \

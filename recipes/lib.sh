@@ -7,6 +7,15 @@
 #   STEPS            override runner.total_steps (smoke runs)
 #   OVERRIDES        extra s3prl -o items, joined with ",,"
 #   PYTHON           interpreter with s3prl-fusion installed (default: python)
+#   CACHE=1          train and evaluate from a feature cache of the upstream's frozen members: before
+#                    training, `s3prl-fusion cache build` runs them once over every split the task reads
+#                    (a complete cache is left as it is, a partial one completed), then the runner reads
+#                    it (-u fused_cache -k CACHE_DIR). Only fused upstreams (-u fused, fused_* presets)
+#                    are cached; another -u, and sv.sh (random crops), run the members on the fly
+#   CACHE_DIR        the cache folder (default: OUT_DIR/cache); give runs of one upstream on one task's
+#                    data (other interfaces, folds, languages) the same CACHE_DIR to build it once
+#   CACHE_DTYPE      passed to `cache build` as --dtype (unset: the build's default)
+#   CACHE_STORAGE    passed to `cache build` as --storage (unset: the build's default)
 # A re-run resumes: it continues training from OUT_DIR's newest checkpoint, and skips a step
 # whose output is already there.
 set -euo pipefail
@@ -45,7 +54,54 @@ fusion_overrides() {  # items... -> one -o string with STEPS and OVERRIDES appen
   fusion_join_overrides "${items[@]}"
 }
 
-fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...]
+fusion_use_cache() {  # UPSTREAM OUT_DIR [runner flags...] -> FUSION_CACHE_DIR (empty: members on the fly) and
+  # FUSION_RUNNER_FLAGS (the runner flags; with a cache, less the upstream's -k, which goes to the build as FUSION_UPSTREAM_CKPT)
+  local upstream="$1" out_dir="$2"
+  shift 2
+  FUSION_CACHE_DIR="" FUSION_UPSTREAM_CKPT="" FUSION_RUNNER_FLAGS=("$@")
+  if [ "${CACHE:-0}" != 1 ]; then return; fi
+  case "$upstream" in
+    fused_cache) return ;;
+    fused | fused_*) ;;
+    *)
+      echo "[recipe] CACHE=1: -u $upstream is not a fused upstream (a feature cache holds fused members' stacks): running it on the fly"
+      return
+      ;;
+  esac
+  FUSION_CACHE_DIR="${CACHE_DIR:-$out_dir/cache}" FUSION_RUNNER_FLAGS=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -k | --upstream_ckpt) FUSION_UPSTREAM_CKPT="${2:-}"; shift $(($# > 1 ? 2 : 1)) ;;
+      --upstream_ckpt=*) FUSION_UPSTREAM_CKPT="${1#*=}"; shift ;;
+      *) FUSION_RUNNER_FLAGS+=("$1"); shift ;;
+    esac
+  done
+}
+
+fusion_cache_build() {  # UPSTREAM [cache build inputs: --data / --wav-list / --root ...] -> the members over those
+  # inputs into FUSION_CACHE_DIR (nothing without a cache; `cache build` adds only the files it lacks)
+  local upstream="$1"
+  shift
+  if [ -z "${FUSION_CACHE_DIR:-}" ]; then return; fi
+  local flags=(-u "$upstream")
+  if [ -n "$FUSION_UPSTREAM_CKPT" ]; then flags+=(-k "$FUSION_UPSTREAM_CKPT"); fi
+  if [ -n "${UPSTREAM_CONFIG:-}" ]; then flags+=(-g "$UPSTREAM_CONFIG"); fi
+  if [ -n "${CACHE_DTYPE:-}" ]; then flags+=(--dtype "$CACHE_DTYPE"); fi
+  if [ -n "${CACHE_STORAGE:-}" ]; then flags+=(--storage "$CACHE_STORAGE"); fi
+  echo "[recipe] CACHE=1: feature cache $FUSION_CACHE_DIR of -u $upstream (built once; later runs add only missing files)"
+  "$PYTHON" -m s3prl_fusion.cli cache build "${flags[@]}" "$@" --out "$FUSION_CACHE_DIR" --device "$DEVICE"
+}
+
+fusion_cache_task_files() {  # UPSTREAM LIST_FILE TASK [task_files flags...] -> the task's audio files
+  # (`python -m s3prl_fusion.cache.task_files`) listed in LIST_FILE and cached (nothing without a cache)
+  local upstream="$1" list="$2"
+  shift 2
+  if [ -z "${FUSION_CACHE_DIR:-}" ]; then return; fi
+  "$PYTHON" -m s3prl_fusion.cache.task_files "$@" --out "$list"
+  fusion_cache_build "$upstream" --wav-list "$list"
+}
+
+fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...] (from FUSION_CACHE_DIR when set)
   local task="$1" upstream="$2" interface="$3" out_dir="$4" overrides="$5"
   shift 5
   if compgen -G "$out_dir/states-*.ckpt" > /dev/null; then
@@ -54,7 +110,15 @@ fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...]
     return
   fi
   local upstream_flags=(-u "$upstream")
-  if [ -n "${UPSTREAM_CONFIG:-}" ]; then upstream_flags+=(-g "$UPSTREAM_CONFIG"); fi
+  if [ -n "${FUSION_CACHE_DIR:-}" ]; then
+    upstream_flags=(-u fused_cache -k "$FUSION_CACHE_DIR")
+    # a -u fused run without -k has its members in the -g file: the cache is checked against them
+    if [ "$upstream" = fused ] && [ -z "${FUSION_UPSTREAM_CKPT:-}" ] && [ -n "${UPSTREAM_CONFIG:-}" ]; then
+      upstream_flags+=(-g "$UPSTREAM_CONFIG")
+    fi
+  elif [ -n "${UPSTREAM_CONFIG:-}" ]; then
+    upstream_flags+=(-g "$UPSTREAM_CONFIG")
+  fi
   local config_flags=()
   if [ -n "${CONFIG:-}" ]; then config_flags+=(-c "$CONFIG"); fi
   fusion_runner -m train "${upstream_flags[@]}" -s "$interface" -d "$task" "${config_flags[@]}" \

@@ -12,6 +12,9 @@
 #                of the NBEST (default 5) checkpoints of lowest dev loss, OUT_DIR/.../dev-loss-ave.ckpt
 #              dev-cer-best: the checkpoint of lowest dev error rate, dev-best.ckpt
 #              A run that never evaluated dev (eval_step > total_steps) decodes its newest checkpoint.
+#   CACHE=1    (see lib.sh) caches the members' features of every split the run reads (mono: of each
+#              of LANGUAGES) in CACHE_DIR (default OUT_DIR/cache), built once before training; mono and
+#              multi runs on the same data can share one CACHE_DIR (a build adds only what it lacks)
 # The Mono-1h result is ESPnet's mean over languages of the mean over each language's pairs.
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage ml_superb
@@ -50,31 +53,40 @@ train_and_evaluate() {  # OUT_DIR DATARC_ITEMS... (runner flags come from the re
   local datarc=("config.downstream_expert.datarc.root='$DATA_ROOT'")
   for item in "$@"; do datarc+=("config.downstream_expert.datarc.$item"); done
   mkdir -p "$out_dir"
-  fusion_train ml_superb "$UPSTREAM" "$INTERFACE" "$out_dir" "$(fusion_overrides "${datarc[@]}")" "${RUNNER_FLAGS[@]}"
+  fusion_train ml_superb "$UPSTREAM" "$INTERFACE" "$out_dir" "$(fusion_overrides "${datarc[@]}")" "${FUSION_RUNNER_FLAGS[@]}"
   local checkpoint
   checkpoint=$(selected_checkpoint "$out_dir")
   echo "[recipe] decoding $checkpoint"
   fusion_runner -m evaluate -e "$checkpoint" -t "$TEST_SPLIT" --device "$DEVICE"
 }
 
-RUNNER_FLAGS=("$@")
 case "$MODE" in
   mono)
+    language_flags=()
     for language in $LANGUAGES; do
       case " $MONO_LANGUAGES " in
         *" $language "*) ;;
         *) echo "error: LANGUAGES names '$language', which is not a Mono-1h language ($MONO_LANGUAGES)" >&2; exit 2 ;;
       esac
-      train_and_evaluate "$OUT_DIR/$language" "mode='mono'" "language='$language'"
+      language_flags+=(--language "$language")
     done
     ;;
-  multi)
-    train_and_evaluate "$OUT_DIR" "mode='multi'"
-    ;;
+  multi) ;;
   *)
     echo "error: MODE must be mono or multi, got '$MODE'" >&2
     exit 2
     ;;
 esac
+
+fusion_use_cache "$UPSTREAM" "$OUT_DIR" "$@"
+if [ "$MODE" = mono ]; then
+  fusion_cache_task_files "$UPSTREAM" "$OUT_DIR/cache_files.txt" ml_superb --root "$DATA_ROOT" --mode mono "${language_flags[@]}"
+  for language in $LANGUAGES; do
+    train_and_evaluate "$OUT_DIR/$language" "mode='mono'" "language='$language'"
+  done
+else
+  fusion_cache_task_files "$UPSTREAM" "$OUT_DIR/cache_files.txt" ml_superb --root "$DATA_ROOT" --mode multi
+  train_and_evaluate "$OUT_DIR" "mode='multi'"
+fi
 "$PYTHON" -m s3prl_fusion.cli score --task ml_superb --expdir "$OUT_DIR" --split "$TEST_SPLIT" \
   --upstream "$UPSTREAM" --interface "$INTERFACE"

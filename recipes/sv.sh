@@ -17,10 +17,18 @@
 #                  files are kept in OUT_DIR/test_by_step/<step>/) and the lowest EER is reported
 #                newest: only the newest checkpoint is scored (no choice made on the test trials)
 # OUT_DIR/result.json records the checkpoint and step the EER came from (best-test: every step's EER).
+# SV cannot train from a feature cache: s3prl's training set crops a random segment of each
+# utterance anew on every pass, and every split passes through sox effects (gain, silence trim)
+# before the upstream, so no cache holds the waveforms the members get (-u fused_cache -d
+# sv_voxceleb1 stops at start with that message). With CACHE=1 (see lib.sh) this recipe says so
+# and runs the members on the fly, so a table run with CACHE=1 stays complete.
 source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage VoxCeleb1
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
 shift 4
+if [ "${CACHE:-0}" = 1 ]; then
+  echo "[recipe] CACHE=1: sv_voxceleb1 trains on random crops of sox-processed audio, which no feature cache holds: running the members on the fly"
+fi
 
 case "${SV_HEAD:-superb}" in
   superb) ;;

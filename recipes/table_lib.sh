@@ -18,8 +18,15 @@
 #   WHISPER_LENGTH_MODE  exact | pad30: the length mode of every Whisper member of every row (a
 #             generated -g file per upstream, in OUT_DIR/upstream_configs/); unset: the members'
 #             default (exact). The report prints each Whisper row's mode
-#   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh); CONFIG and
-#             UPSTREAM_CONFIG are not (each task uses its shipped config, each row its own -g)
+#   CACHE=1   every row of a fused upstream trains and is evaluated from a feature cache (see lib.sh):
+#             one per upstream set (upstream and its -g) and task data, OUT_DIR/caches/<upstream>/<task>/
+#             (asr, ml_superb for mono and multi, emotion for all folds), built by the first cell that
+#             needs it and reused by every interface, fold and language after it. Rows of one model
+#             (hf_ssl, whisper_<size>) and the sv task run their members on the fly, and say so
+#   CACHE_DTYPE, CACHE_STORAGE   passed on to the cache builds (see lib.sh); part of the cache's name
+#   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh); CONFIG,
+#             UPSTREAM_CONFIG and CACHE_DIR are not (each task uses its shipped config, each row its
+#             own -g, each upstream set its own cache)
 #   LANGUAGES Mono-1h languages (see ml_superb.sh); TEST_TRIALS (see sv.sh)
 #   SV_HEAD   default simplified: the paper's SV head (see sv.sh)
 #   SV_SELECT default best-test: s3prl's SV protocol, the best of every checkpoint on the test
@@ -105,6 +112,13 @@ row_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> a -g file with SMOKE's rand
   "$PYTHON" -m s3prl_fusion.cli upstream-config "$1" "${flags[@]}" --out "$file"
 }
 
+cell_cache_dir() {  # TASK UPSTREAM UPSTREAM_CONFIG OUT_DIR -> the cache folder of the upstream set on the task's data
+  local name recipe
+  name=$(basename "${3:-$2}" .yaml)${CACHE_DTYPE:+-$CACHE_DTYPE}${CACHE_STORAGE:+-$CACHE_STORAGE}
+  recipe=$(task_recipe "$1")
+  echo "$4/caches/$name/${recipe%.sh}"
+}
+
 smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run added
   local items=("config.downstream_expert.datarc.num_workers=0")
   if [ -n "${STEPS:-}" ]; then items+=("config.runner.save_step=${STEPS}"); fi
@@ -129,6 +143,7 @@ run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
   local flags=() task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$overrides")
   if [ -n "$hf_id" ]; then flags+=(-k "$hf_id"); fi
   case "$task" in mono | multi) task_env+=(MODE="$task") ;; esac
+  if [ "${CACHE:-0}" = 1 ]; then task_env+=(CACHE_DIR="$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")"); fi
   env "${task_env[@]}" bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}" "$cell" "${flags[@]}"
 }
 

@@ -19,9 +19,9 @@ import numpy as np
 import soundfile
 import torch
 
-from s3prl_fusion.errors import UserError
+from s3prl_fusion.errors import SettingError, UnknownNameError, UserError
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 
-TARGET_RATE = 16000
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -37,9 +37,9 @@ class AudioPolicy:
 
     def __post_init__(self):
         if self.on_wrong_rate not in ("resample", "error"):
-            raise ValueError(f"audio.on_wrong_rate must be resample or error, got {self.on_wrong_rate!r}")
+            raise SettingError(f"audio.on_wrong_rate must be resample or error, got {self.on_wrong_rate!r}")
         if self.on_multichannel not in ("downmix", "error"):
-            raise ValueError(f"audio.on_multichannel must be downmix or error, got {self.on_multichannel!r}")
+            raise SettingError(f"audio.on_multichannel must be downmix or error, got {self.on_multichannel!r}")
 
 
 _policy = AudioPolicy()
@@ -51,7 +51,7 @@ def set_audio_policy(settings: dict | None) -> AudioPolicy:
     settings = dict(settings or {})
     unknown = set(settings) - {field.name for field in fields(AudioPolicy)}
     if unknown:
-        raise ValueError(f"unknown audio setting(s) {sorted(unknown)}; valid: {[field.name for field in fields(AudioPolicy)]}")
+        raise UnknownNameError(f"unknown audio setting(s) {sorted(unknown)}; valid: {[field.name for field in fields(AudioPolicy)]}")
     _policy = AudioPolicy(**settings)
     return _policy
 
@@ -146,11 +146,11 @@ def _apply_channel_policy(waveform: torch.Tensor, path: str) -> torch.Tensor:
 
 
 def _apply_rate_policy(waveform: torch.Tensor, sample_rate: int, path: str) -> tuple[torch.Tensor, int]:
-    if sample_rate == TARGET_RATE:
+    if sample_rate == SAMPLE_RATE:
         return waveform, sample_rate
     if _policy.on_wrong_rate == "error":
-        raise AudioReadError(f"audio file {path} is {sample_rate} Hz, upstreams take {TARGET_RATE} Hz; set audio.on_wrong_rate: resample or resample it")
+        raise AudioReadError(f"audio file {path} is {sample_rate} Hz, upstreams take {SAMPLE_RATE} Hz; set audio.on_wrong_rate: resample or resample it")
     from torchaudio.functional import resample
 
-    _LOGGER.warning("audio file %s is %d Hz: resampled to %d Hz", path, sample_rate, TARGET_RATE)
-    return resample(waveform, sample_rate, TARGET_RATE), TARGET_RATE
+    _LOGGER.warning("audio file %s is %d Hz: resampled to %d Hz", path, sample_rate, SAMPLE_RATE)
+    return resample(waveform, sample_rate, SAMPLE_RATE), SAMPLE_RATE

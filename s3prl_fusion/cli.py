@@ -1,8 +1,8 @@
 """``s3prl-fusion``: the plugin's command line.
 
-Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``; the first line of
-its docstring is its help text. Only the module of the command being run is imported (the
-full list is imported for ``--help``).
+Each subcommand is a module of ``s3prl_fusion.commands`` with ``add_arguments(parser)`` and
+``run(args)``; the first line of its docstring is its help text. Only the module of the command
+being run is imported (the full list is imported for ``--help``).
 """
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import sys
 from s3prl_fusion.errors import report_user_errors
 
 COMMANDS = {
-    "bench": "s3prl_fusion.bench",
-    "cache": "s3prl_fusion.cache.command",
-    "demo": "s3prl_fusion.demo",
-    "list": "s3prl_fusion.listing",
-    "prepare": "s3prl_fusion.prepare.command",
-    "random-config": "s3prl_fusion.random_config",
-    "upstream-config": "s3prl_fusion.upstream_config",
-    "report": "s3prl_fusion.report",
-    "export": "s3prl_fusion.export",
-    "score": "s3prl_fusion.score",
-    "plot-interface": "s3prl_fusion.plot_interface",
+    "bench": "s3prl_fusion.commands.bench",
+    "cache": "s3prl_fusion.commands.cache",
+    "demo": "s3prl_fusion.commands.demo",
+    "list": "s3prl_fusion.commands.listing",
+    "prepare": "s3prl_fusion.commands.prepare",
+    "random-config": "s3prl_fusion.commands.random_config",
+    "upstream-config": "s3prl_fusion.commands.upstream_config",
+    "report": "s3prl_fusion.commands.report",
+    "export": "s3prl_fusion.commands.export",
+    "score": "s3prl_fusion.commands.score",
+    "plot-interface": "s3prl_fusion.commands.plot_interface",
 }
 
 

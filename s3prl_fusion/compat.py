@@ -15,6 +15,12 @@ import sys
 import types
 from pathlib import Path
 
+from s3prl_fusion.errors import UserError
+
+
+class UnavailableHereError(UserError, RuntimeError):
+    """What s3prl asked for needs a library part these versions no longer have; the message says what to do instead."""
+
 
 def _torchaudio_extension_loads() -> bool:
     """True when torchaudio's compiled extension can be loaded with the installed torch."""
@@ -48,7 +54,7 @@ def ensure_torchaudio_importable() -> None:
 
     def fail_if_no_align(func):
         def raiser(*args, **kwargs):
-            raise RuntimeError(
+            raise UnavailableHereError(
                 f"{func.__name__} needs torchaudio's compiled extension, which cannot be "
                 "loaded with this torch build (install the torchaudio matching your torch)."
             )
@@ -114,7 +120,7 @@ def patch_huggingface_hub(hub_module) -> None:
             """Only s3prl's --push_to_hf_hub path clones a repository; say how to do it instead."""
 
             def __init__(self, *args, **kwargs):
-                raise RuntimeError(
+                raise UnavailableHereError(
                     "--push_to_hf_hub needs huggingface_hub.Repository, removed in huggingface_hub 1.x: "
                     "upload the experiment directory with `hf upload <org>/<name> <expdir>` instead."
                 )

@@ -50,11 +50,21 @@ def user_error_in(error: BaseException) -> UserError | None:
     return None
 
 
+def user_message(error: UserError) -> str:
+    """``error``'s own message; one raised in a DataLoader worker is re-raised by torch with the
+    worker's traceback in its message, which is left out."""
+    text = str(error)
+    if not text.startswith(f"Caught {type(error).__name__} in DataLoader worker process"):
+        return text
+    raised = f"\n{type(error).__module__}.{type(error).__qualname__}: "
+    return text.rpartition(raised)[2].strip() if raised in text else text
+
+
 def report(error: UserError) -> None:
     """Print ``error``'s message (and the traceback when asked for) to stderr."""
     if os.environ.get(TRACEBACK_ENV):
         traceback.print_exception(error)
-    print(f"error: {error}", file=sys.stderr)
+    print(f"error: {user_message(error)}", file=sys.stderr)
 
 
 def report_user_errors(main):

@@ -1,20 +1,9 @@
-"""Export an upstream as a self-contained folder that s3prl loads with ``--hub huggingface``.
+"""Write an upstream's export folder and build the upstream back from one (what its ``expert.py`` calls).
 
-    s3prl-fusion export --upstream fused_wavlm_whisper -g members.yaml --out my_upstream/
-
-The folder holds what s3prl's runner expects of a Hub upstream repository (it puts the folder
-on ``sys.path``, imports ``expert.UpstreamExpert`` and builds it with
-``ckpt=<folder>/model.pt``):
-    expert.py            ``UpstreamExpert``, rebuilding the upstream from the files below
-    model.pt             the -u name, its -k, and the weights of every member built from a
-                         ``config`` (randomly initialised members have no other source)
-    upstream_config.yaml the -g options (member entries, ids of pretrained members, configs)
-    requirements.txt     the package the expert imports
-Members named by a Hugging Face id or path are loaded from there again, as at export time.
+The folder's files are described in ``s3prl_fusion.commands.export``, the command that writes it.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -22,7 +11,9 @@ import yaml
 from torch import nn
 
 from s3prl_fusion import __version__
-from s3prl_fusion.upstreams import hub_entries, read_upstream_options
+from s3prl_fusion.errors import SettingError, UnknownNameError
+from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.upstreams import read_upstream_options
 from s3prl_fusion.upstreams.fused import FusedUpstream
 
 MODEL_FILE = "model.pt"
@@ -62,7 +53,7 @@ def _member_options(upstream: nn.Module, options: dict) -> list[dict]:
 def build_upstream(name: str, ckpt: str | None, options_file: Path | None) -> nn.Module:
     entries = hub_entries()
     if name not in entries:
-        raise ValueError(f"--upstream {name} is not an upstream of the plugin; `s3prl-fusion list` prints them")
+        raise UnknownNameError(f"--upstream {name} is not an upstream of the plugin; `s3prl-fusion list` prints them")
     return entries[name](ckpt=ckpt, model_config=None if options_file is None else str(options_file))
 
 
@@ -87,7 +78,7 @@ def export_upstream(name: str, out_dir: Path, ckpt: str | None = None, model_con
 def load_exported_upstream(ckpt: str, model_config: str | None = None) -> nn.Module:
     """The upstream of an export folder, from its ``model.pt`` (``ckpt``) and ``upstream_config.yaml``."""
     if model_config:
-        raise ValueError(f"an exported upstream carries its options in {OPTIONS_FILE}; edit that file instead of passing -g")
+        raise SettingError(f"an exported upstream carries its options in {OPTIONS_FILE}; edit that file instead of passing -g")
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
     options_file = Path(ckpt).with_name(OPTIONS_FILE)
     upstream = build_upstream(saved["upstream"], saved["ckpt"], options_file if options_file.is_file() else None)
@@ -95,14 +86,3 @@ def load_exported_upstream(ckpt: str, model_config: str | None = None) -> nn.Mod
     for index, weights in saved["member_weights"].items():
         members[index].load_state_dict(weights)
     return upstream.eval()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--upstream", "-u", required=True, help="the upstream name, as given to the runner's -u")
-    parser.add_argument("-k", "--ckpt", help="the runner's -k for it (member names or an id/path)")
-    parser.add_argument("-g", "--model-config", help="the runner's -g YAML for it (member options, random-init configs)")
-    parser.add_argument("--out", required=True, help="the folder to write (then: run_downstream.py --hub huggingface -u <its repo>)")
-
-
-def run(args: argparse.Namespace) -> None:
-    print(export_upstream(args.upstream, Path(args.out), args.ckpt, args.model_config))

@@ -5,6 +5,13 @@ It has s3prl's Featurizer contract: built from the upstream, exposes ``output_di
 per-utterance (T_i, output_dim) tensors. Its state carries the fusion set-up (interface,
 members, layers, dims, settings, what each member is and the members' autocast), so a
 checkpoint cannot be loaded into a different one.
+
+From a feature cache of merged storage (``cache.storage``: HConv's merged stack instead of the
+members' stacks) it builds the interface for the members' own layout, as from any other
+upstream, so the set-up and the parameters are those of the same run on the members' stacks,
+and runs HConv's part after the merge (``HierarchicalConv``) on the merged stack. Only HConv
+with ``normalize`` off merges without parameters; any other interface or setting is refused
+before training (``merged_stack_refusal``).
 """
 from __future__ import annotations
 
@@ -13,11 +20,12 @@ import sys
 import torch
 from torch import Tensor, nn
 
+from s3prl_fusion.cache.storage import MERGED, MERGED_FEATURE
 from s3prl_fusion.errors import UserError
-from s3prl_fusion.interfaces import RunLength, build_interface, count_parameters
+from s3prl_fusion.interfaces import INTERFACES, HConv, RunLength, build_interface, count_parameters, interface_defaults
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.identity import upstream_identities
 
-SAMPLE_RATE = 16000
 TOLERABLE_SEQLEN_DIFF = 5
 COMPARED_SETUP_KEYS = ("interface", "members", "layer_counts", "dims", "settings")
 
@@ -40,7 +48,7 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
         return list(features["fusion_stacks"]), list(features["fusion_members"])
     hidden_states = features.get("hidden_states")
     if not isinstance(hidden_states, (list, tuple)) or len(hidden_states) == 0:
-        raise ValueError("the upstream returns no `hidden_states` list, so it has no layers to fuse; use -s hidden_states or another upstream")
+        raise FeatureSelectionError("the upstream returns no `hidden_states` list, so it has no layers to fuse; use -s hidden_states or another upstream")
     return [torch.stack(list(hidden_states))], ["upstream"]
 
 
@@ -88,6 +96,31 @@ def identity_differences(saved: dict, now: dict) -> list[str]:
     return differences
 
 
+def compared_setup_value(setup: dict, key: str):
+    """A fusion set-up's ``key`` as a checkpoint is matched on it: the interface settings with the
+    interface's defaults filled in, so a setting left to its default equals it written out."""
+    value = setup.get(key)
+    if key == "settings" and setup.get("interface") in INTERFACES:
+        return {**interface_defaults(setup["interface"]), **(value or {})}
+    return value
+
+
+def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str | None:
+    """Why ``-s interface`` with ``settings`` cannot run on HConv's merged stack (what it needs of
+    the members' own stacks), or None: HConv with ``normalize`` off, whose merge has no parameters
+    (members of unequal dims interpolated, ``match_dims: interpolate``), can."""
+    if interface not in INTERFACES:
+        return None
+    if INTERFACES[interface] is not HConv:
+        return f"-s {interface} reads each member's own stack"
+    effective = {**interface_defaults(interface), **settings}
+    if effective["normalize"]:
+        return "-s hconv with normalize: true (also set by -f) normalizes each member's stack before adding them"
+    if effective["match_dims"] == "error" and len(set(dims)) > 1:
+        return f"-s hconv with match_dims: error refuses members of unequal dims {dims} instead of interpolating them to one dim"
+    return None
+
+
 class FusionFeaturizer(nn.Module):
     """Upstream hidden states -> one trainable interface -> per-utterance features.
 
@@ -117,6 +150,15 @@ class FusionFeaturizer(nn.Module):
         self.name = "FusionFeaturizer"
         members, layer_counts, dims = upstream_layout(upstream, upstream_device)
         settings = dict(settings or {})
+        self.reads_merged = getattr(upstream, "storage", None) == MERGED
+        refusal = merged_stack_refusal(interface, settings, dims) if self.reads_merged else None
+        if refusal:
+            raise FeatureSelectionError(
+                f"the feature cache {upstream.folder} has storage merged: one stack, the members' {members} aligned and "
+                f"added as HConv adds them, but {refusal}. Build a cache with `s3prl-fusion cache build ... --storage "
+                "per-member` for this run, or train this cache with -s hconv, normalize off (no -f, interface.hconv."
+                "normalize: false) and match_dims: interpolate"
+            )
         self.interface = build_interface(interface, layer_counts, dims, run=run, **settings)
         self.output_dim = self.interface.output_dim
         self.downsample_rate = upstream.get_downsample_rates("hidden_states")
@@ -139,6 +181,8 @@ class FusionFeaturizer(nn.Module):
         )
         for line in getattr(self.interface, "describe", list)():
             print(f"[{self.name}] - {line}", file=sys.stderr)
+        if self.reads_merged:
+            print(f"[{self.name}] - the feature cache holds HConv's merged stack: only its convs run", file=sys.stderr)
 
     def get_extra_state(self) -> dict:
         return dict(self.setup)
@@ -147,7 +191,7 @@ class FusionFeaturizer(nn.Module):
         differences = [
             f"{key}: checkpoint {state.get(key)!r} vs now {self.setup.get(key)!r}"
             for key in COMPARED_SETUP_KEYS
-            if state.get(key) != self.setup.get(key)
+            if compared_setup_value(state, key) != compared_setup_value(self.setup, key)
         ]
         differences += identity_differences(state, self.setup)
         if differences:
@@ -160,9 +204,10 @@ class FusionFeaturizer(nn.Module):
 
     def forward(self, wavs: list[Tensor], features: dict) -> list[Tensor]:
         """wavs: B (samples,) tensors; features: the upstream output -> B tensors (T_i, output_dim)."""
+        if self.reads_merged:
+            return self._to_list(wavs, self.interface.conv(features[MERGED_FEATURE]))
         stacks, _ = member_stacks(features)
-        fused = self.interface(stacks)
-        return self._to_list(wavs, fused)
+        return self._to_list(wavs, self.interface(stacks))
 
     def _to_list(self, wavs: list[Tensor], fused: Tensor) -> list[Tensor]:
         """(B, T, D) -> B unpadded (T_i, D), T_i = round(samples / downsample_rate) as s3prl does."""

@@ -11,9 +11,8 @@ checkpoints and in torch's traceback on a missing, truncated or foreign file. He
   with a message naming the file and what is wrong.
 
 ``checked_past_experiment(argv)`` returns the arguments with ``-e`` naming the checkpoint file to
-load. The plugin's entry points call it on their arguments; for s3prl's own script in a checkout,
-``check_s3prl_script_arguments`` rewrites ``sys.argv`` from the runner's import hook, which fires
-while the script imports s3prl, before its ``main`` parses the command line.
+load; ``s3prl_fusion.s3prl_adapter.script`` calls it on the arguments of s3prl's script, whichever
+way that is run.
 """
 from __future__ import annotations
 
@@ -26,8 +25,6 @@ from s3prl_fusion.errors import MissingPathError, UserError
 from s3prl_fusion.s3prl_flags import typed_flags
 
 RUNNER_CHECKPOINT_KEYS = ("Args", "Config")  # what s3prl's run_downstream.py reads from an -e checkpoint
-S3PRL_SCRIPT_MODULE = "s3prl.run_downstream"
-S3PRL_SCRIPT_NAME = "run_downstream.py"
 
 
 class UnreadableCheckpointError(UserError, ValueError):
@@ -95,19 +92,3 @@ def checked_past_experiment(argv: list[str]) -> list[str]:
             "Give -e a states-<step>.ckpt or *-best.ckpt written by s3prl's runner, or its experiment folder."
         )
     return list(argv)
-
-
-def _is_s3prl_script(module) -> bool:
-    """Whether ``module`` (the running ``__main__``) is s3prl's ``run_downstream.py``: run as a
-    script (a checkout, ``python run_downstream.py``) or as ``python -m s3prl.run_downstream``."""
-    spec = getattr(module, "__spec__", None)
-    if spec is not None:
-        return spec.name == S3PRL_SCRIPT_MODULE
-    return Path(getattr(module, "__file__", None) or "").name == S3PRL_SCRIPT_NAME
-
-
-def check_s3prl_script_arguments() -> None:
-    """When s3prl's own ``run_downstream.py`` is the running script, check (and resolve) its
-    ``-e`` in ``sys.argv`` before the script parses it."""
-    if _is_s3prl_script(sys.modules.get("__main__")):
-        sys.argv[1:] = checked_past_experiment(sys.argv[1:])

@@ -1,37 +1,22 @@
-"""Collect result.json files into the paper's tables: Markdown, CSV and a PNG chart.
+"""result.json files -> the paper's tables: rows, their labels, Markdown, CSV and the chart.
 
-    s3prl-fusion report --results result/ --out report/
-
-Writes ``main.md`` / ``main.csv`` (Tables I and II: rows = upstream set x interface, grouped
-into base / large and single models / SSL+SSL / Whisper+SSL; columns LS WER, Mono-1h CER,
-Multi-1h CER, SV EER, ER acc; the best value of each section in bold, or flagged in the
-``<column>_best`` CSV columns; the paper's numbers beside ours where the row is one of the
-paper's), ``per_language.md`` / ``per_language.csv`` (Table III: Mono-1h error rate per
-language and their average) and ``main.png``. Missing cells are ``-``. Rows with a Whisper
-member say which length mode (``exact`` / ``pad30``) it ran in; runs in different modes are
-different rows.
-
-A row's upstream set comes from the members the result records (``members``: what each member
-is, from the evaluated checkpoint), so a ``-g`` that swaps a preset's member for another model,
-or a ``-u fused -g`` run, is labelled by the models it ran. A random-init member is named by its
-model family (and its label's size where the label is of that family). Results without recorded
-members fall back to the member labels of the checkpoint, then to the ``upstream`` label (the
-``-u`` name: a preset, ``whisper_<size>``, an s3prl hub name; for ``hf_ssl``, ``whisper`` and
-``fused`` the ``-k`` recorded in the experiment's ``args_*.yaml``).
+The layout (Tables I and II in ``main``, Table III in ``per_language``) and how a row is named are
+described in ``s3prl_fusion.commands.report``, the command that writes them. The paper's numbers,
+set beside the matching rows, are read from ``data/paper_results.yaml`` (``paper_rows``).
 """
 from __future__ import annotations
 
-import argparse
 import csv
+import functools
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from s3prl_fusion.errors import MissingPathError
+from s3prl_fusion.plots import MetricPanel, plot_metric_bars
 from s3prl_fusion.results import RESULT_FILE
 from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, language_grouped_mean
 from s3prl_fusion.upstreams.presets import PRESETS
@@ -71,28 +56,19 @@ TASK_COLUMNS = {
     ("emotion", None): "er_acc",
 }
 
-# The paper's numbers (SPEC Table I, base; Table II, large) by (our upstream-set label, interface).
-# "Whisper + best SSL" is read as Whisper + WavLM, "best 2 SSL" as HuBERT + WavLM.
-_TABLE_I = {
-    ("WavLM", "ws"): ("WavLM", (5.40, 32.01, 29.2, 3.52, 66.95)),
-    ("WavLM", "hconv"): ("WavLM", (4.78, 30.74, 27.6, 2.79, 70.76)),
-    ("Whisper", "ws"): ("Whisper", (6.73, 26.27, 23.8, 4.64, 69.33)),
-    ("Whisper", "hconv"): ("Whisper", (6.40, 26.23, 21.7, 3.30, 70.36)),
-    ("HuBERT+WavLM", "ws"): ("HuBERT+WavLM", (5.42, 31.89, 29.4, 3.59, 68.29)),
-    ("HuBERT+WavLM", "gumd"): ("HuBERT+WavLM", (5.89, 32.83, 30.3, 5.66, 61.83)),
-    ("HuBERT+WavLM", "hconv"): ("HuBERT+WavLM", (4.86, 30.65, 31.8, 2.74, 70.49)),
-    ("HuBERT+WavLM", "chconv"): ("HuBERT+WavLM", (4.82, 30.40, 29.8, 2.88, 70.55)),
-    ("Whisper+WavLM", "ws"): ("Whisper+best SSL", (4.77, 25.89, 22.9, 3.96, 70.58)),
-    ("Whisper+WavLM", "gumd"): ("Whisper+best SSL", (4.70, 27.37, 23.3, 5.95, 65.24)),
-    ("Whisper+WavLM", "hconv"): ("Whisper+best SSL", (4.93, 24.88, 21.1, 2.90, 71.29)),
-    ("Whisper+WavLM", "chconv"): ("Whisper+best SSL", (4.52, 23.54, 20.2, 3.03, 74.86)),
-    ("Whisper+HuBERT+WavLM", "hconv"): ("Whisper+best 2 SSL", (4.74, 24.75, 22.4, 2.82, 71.71)),
-    ("Whisper Medium+WavLM Large", "hconv"): ("Whisper Med.+best SSL", (None, 22.87, None, 2.19, 73.52)),
-}
-PAPER_ROWS = {
-    key: (paper_label, {column.key: value for column, value in zip(MAIN_COLUMNS, values) if value is not None})
-    for key, (paper_label, values) in _TABLE_I.items()
-}
+PAPER_RESULTS_FILE = Path(__file__).resolve().parent / "data" / "paper_results.yaml"
+
+
+@functools.cache
+def paper_rows() -> dict[tuple[str, str], tuple[str, dict[str, float]]]:
+    """The paper's rows (its Tables I and II, from ``PAPER_RESULTS_FILE``) by (our upstream-set
+    label, interface): (the paper's upstream label, {column key: value})."""
+    tables = yaml.safe_load(PAPER_RESULTS_FILE.read_text(encoding="utf-8"))
+    rows = {}
+    for entry in (entry for entries in tables.values() for entry in entries):
+        values = {column.key: float(entry[column.key]) for column in MAIN_COLUMNS if column.key in entry}
+        rows[entry["upstreams"], entry["interface"]] = (entry["paper"], values)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -114,7 +90,7 @@ class Row:
 
     @property
     def paper(self) -> tuple[str, dict[str, float]] | None:
-        return PAPER_ROWS.get((self.upstreams.label, self.interface))
+        return paper_rows().get((self.upstreams.label, self.interface))
 
 
 MemberTitle = tuple[str, bool, bool]  # (title, is Whisper, is large scale)
@@ -349,34 +325,27 @@ def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_pap
 
 
 def plot_main_table(path: Path, rows: list[Row]) -> None:
-    """One horizontal bar panel per metric, a bar per row; the paper's value as a black tick."""
-    figure = Figure(figsize=(4 * len(MAIN_COLUMNS), 0.45 * max(len(rows), 2) + 1.5))
+    """The chart of ``main``: a bar panel per main column, a bar per row, the paper's value beside it."""
     labels = [
         f"{row.upstreams.label} {INTERFACE_TITLES.get(row.interface, row.interface)}" + (f" ({row.whisper_length_mode})" if row.whisper_length_mode else "")
         for row in rows
     ]
-    for index, column in enumerate(MAIN_COLUMNS):
-        axes = figure.add_subplot(1, len(MAIN_COLUMNS), index + 1)
-        positions = list(range(len(rows)))
-        axes.barh(positions, [row.values.get(column.key, 0.0) for row in rows], color="tab:blue")
-        paper = [(position, (row.paper or (None, {}))[1].get(column.key)) for position, row in zip(positions, rows)]
-        paper = [(position, value) for position, value in paper if value is not None]
-        if paper:
-            axes.scatter([value for _, value in paper], [position for position, _ in paper], marker="|", s=200, color="black", label="paper")
-            axes.legend(loc="lower right", fontsize="small")
-        axes.set_yticks(positions)
-        axes.set_yticklabels(labels if index == 0 else [""] * len(rows), fontsize="small")
-        axes.invert_yaxis()
-        axes.set_title(_column_title(column))
-    figure.tight_layout()
-    FigureCanvasAgg(figure).print_png(str(path))
+    panels = [
+        MetricPanel(
+            _column_title(column),
+            values=[row.values.get(column.key, 0.0) for row in rows],
+            paper=[(row.paper or (None, {}))[1].get(column.key) for row in rows],
+        )
+        for column in MAIN_COLUMNS
+    ]
+    plot_metric_bars(path, labels, panels)
 
 
 def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:
     """Write every report file; returns {kind: path}."""
     results_root = Path(results_root)
     if not results_root.is_dir():
-        raise FileNotFoundError(f"--results {results_root} is not a folder; point it at the folder holding the experiments' {RESULT_FILE} files")
+        raise MissingPathError(f"--results {results_root} is not a folder; point it at the folder holding the experiments' {RESULT_FILE} files")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = collect_rows(results_root)
@@ -395,13 +364,3 @@ def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:
     files["per_language_md"].write_text(render_markdown(per_language_title, language_rows, LANGUAGE_COLUMNS, with_paper=False), encoding="utf-8")
     write_csv(files["per_language_csv"], language_rows, LANGUAGE_COLUMNS, with_paper=False)
     return files
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", required=True, help="folder searched (recursively) for result.json files")
-    parser.add_argument("--out", required=True, help="folder for main.{md,csv,png} and per_language.{md,csv}")
-
-
-def run(args: argparse.Namespace) -> None:
-    for path in write_report(Path(args.results), Path(args.out)).values():
-        print(path)

@@ -5,8 +5,8 @@
 
 Takes exactly s3prl's flags. When neither ``-c`` nor ``-e`` is given and the working directory
 has no ``./downstream/<task>/config.yaml``, the plugin's shipped config for the task is used.
-``-e`` is checked first (``s3prl_fusion.past_experiment``): a folder resumes from its newest
-intact checkpoint, and a folder or file with nothing to load stops with a message.
+``-a`` / ``-e`` are checked first (``s3prl_fusion.s3prl_adapter.script``): a folder resumes from
+its newest intact checkpoint, and a folder or file with nothing to load stops with a message.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 
 import s3prl_fusion  # noqa: F401  (installs the hooks before s3prl is imported)
 from s3prl_fusion.errors import report_user_errors
-from s3prl_fusion.past_experiment import checked_past_experiment
+from s3prl_fusion.s3prl_adapter.script import run_s3prl_script
 from s3prl_fusion.s3prl_flags import typed_flags
 from s3prl_fusion.task_configs import resolve_task_config
 
@@ -29,12 +29,7 @@ def with_task_config(argv: list[str]) -> list[str]:
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    arguments = checked_past_experiment(with_task_config(argv))
-    from s3prl import run_downstream as s3prl_run_downstream
-
-    sys.argv = ["run_downstream.py", *arguments]
-    s3prl_run_downstream.main()
+    run_s3prl_script(with_task_config(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ def checked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return result
 
 
-def run_python(args: list[str], cwd: Path | None = None, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python <args>`` in a fresh interpreter (so import hooks are exercised from scratch)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}
+def run_python(args: list[str], cwd: Path | None = None, timeout: int = 600, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` in a fresh interpreter (so import hooks are exercised from scratch),
+    with ``env`` added to this process's environment."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", **(env or {})}
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"python {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")

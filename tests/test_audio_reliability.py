@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
 from s3prl_fusion.audio_io import AudioReadError, load, set_audio_policy
+from s3prl_fusion.prepare.librispeech import write_length_tables
 from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_waveforms, receptive_field
 
 
@@ -116,3 +119,27 @@ def test_upstream_door_names_the_utterance():
 
 def test_wavlm_front_end_receptive_field_is_400_samples():
     assert receptive_field([10, 3, 3, 3, 3, 2, 2], [5, 2, 2, 2, 2, 2, 2]) == 400
+
+
+def test_a_too_short_file_in_a_runner_batch_is_named_by_its_utterance(tmp_path):
+    """s3prl's runner on a copy of the mini LibriSpeech in which one training file holds 200
+    samples: the run stops with exit status 2 and the utterance's name, not its place in the batch."""
+    corpus = tmp_path / "LibriSpeech"
+    shutil.copytree(LIBRISPEECH_MINI, corpus)
+    short = corpus / "train-clean-100" / "39" / "110229" / "39-110229-0007.flac"
+    soundfile.write(str(short), np.random.default_rng(0).uniform(-0.1, 0.1, 200), 16000)
+    buckets = tmp_path / "len_for_bucket"
+    write_length_tables(corpus, buckets, ("train-clean-100",))
+    overrides = f"config.downstream_expert.datarc.libri_root='{corpus}',,config.downstream_expert.datarc.bucket_file='{buckets}'"
+    result = run_python(
+        ["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "asr",
+         "-c", str(ASR_CONFIGS / "demo.yaml"), "-p", str(tmp_path / "exp"), "--device", "cpu", "-o", overrides],
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    message = errors[0]
+    assert ": utterance 39-110229-0007 (item 3 of the batch) has 200 samples" in message, message
+    assert "(0.013 s); its members need at least 400 samples" in message

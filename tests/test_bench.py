@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import LIBRISPEECH_MINI, REPO_ROOT
-from s3prl_fusion.bench import CorpusSpeech, _layer_cosines, peak_memory
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cli import main as cli_main
+from s3prl_fusion.commands.bench import CorpusSpeech, _layer_cosines, peak_memory, pretrained_whisper
 
 WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 
@@ -20,14 +20,18 @@ TARGET_ROWS = {
     "fusion overhead": "<= 3%",
     "hconv fwd+bwd": "<= 10%",
     "cached / on-the-fly steps/s (ws": ">= 10x",
-    "cached / on-the-fly steps/s (hconv": ">= 10x",
+    "cached / on-the-fly steps/s (hconv + ASR": ">= 10x",
+    "cached / on-the-fly steps/s (hconv + ML-SUPERB head and config)": ">= 10x",
+    "cached step / in-memory features step": "<= 1.2x",
+    "cache bytes/h: merged int8 / per-member fp16": "<= 0.25x",
+    "cache build throughput: batched / batch 1": "> 1x",
     "fused peak": "<= 1.25x",
 }
 
 
 @pytest.mark.parametrize("autocast", ["none", "bf16"])
-def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast):
-    cli_main(["bench", "--quick", "--autocast", autocast])
+def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, tmp_path):
+    cli_main(["bench", "--quick", "--autocast", autocast, "--plot", str(tmp_path / "int8 vs fp16-loss.png")])
     printed = capsys.readouterr().out
     assert f"autocast {autocast}," in printed.splitlines()[0]
     assert printed.splitlines()[1].startswith("Whisper length modes on random weights (the fused set's Whisper member) (4 hidden states x 48, float32), Gaussian noise")
@@ -53,6 +57,15 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast):
     cosines = [float(value) for line in printed.splitlines() if line.startswith("cosine exact vs pad30") for value in line.split(":")[1].split()]
     assert len(cosines) == 3 * 4 and all(-1 <= value <= 1.0001 for value in cosines)
     assert "MiB per hour of audio" in printed and "torch profiler CPU allocation events" in printed
+    storage = {label: float(row.split("|")[2].strip().rstrip("x")) for label, row in zip(labels, rows) if label.startswith("cache bytes/h: ")}
+    assert list(storage) == [f"cache bytes/h: {form} / per-member fp16" for form in ("merged fp16", "per-member int8", "merged int8")]
+    assert storage["cache bytes/h: merged fp16 / per-member fp16"] == pytest.approx(320 / 512, rel=0.01)  # 5 x 64 of 5 x 64 + 4 x 48
+    assert storage["cache bytes/h: merged int8 / per-member fp16"] < storage["cache bytes/h: merged fp16 / per-member fp16"] / 1.9
+    int8_loss = next(row for label, row in zip(labels, rows) if label.startswith("head loss from int8 / fp16 cache"))
+    assert float(int8_loss.split("|")[2].strip().rstrip("x")) == pytest.approx(1, abs=0.05)
+    curves = {line.split(" cache training loss")[0]: line.split(":")[-1].split() for line in printed.splitlines() if " cache training loss (" in line}
+    assert list(curves) == ["fp16", "int8"] and len(curves["fp16"]) == len(curves["int8"]) == 10
+    assert (tmp_path / "int8 vs fp16-loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cpu_peak_memory_counts_live_tensors():
@@ -103,13 +116,16 @@ def test_whisper_option_measures_length_modes_on_the_pretrained_checkpoint_and_s
     "config, error, message",
     [(None, FileNotFoundError, "no config.json there"), ({"model_type": "wavlm"}, ValueError, "model_type 'wavlm'; give a Whisper checkpoint folder")],
 )
-def test_whisper_option_names_a_folder_that_is_not_a_whisper_checkpoint(tmp_path, config, error, message):
+def test_whisper_option_names_a_folder_that_is_not_a_whisper_checkpoint(tmp_path, capsys, config, error, message):
     folder = tmp_path / "bench-out" / "not-whisper"
     folder.mkdir(parents=True)
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(error, match=re.escape(f"--whisper {folder}: ") + ".*" + re.escape(message)):
+        pretrained_whisper(str(folder))
+    with pytest.raises(SystemExit) as ended:
         cli_main(["bench", "--quick", "--whisper", str(folder)])
+    assert ended.value.code == 2 and re.search(re.escape(f"error: --whisper {folder}: ") + ".*" + re.escape(message), capsys.readouterr().err)
 
 
 def test_corpus_speech_joins_consecutive_utterances_to_the_exact_length():

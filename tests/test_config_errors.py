@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, run_python
+from conftest import LIBRISPEECH_MINI, REPO_ROOT, run_python
 from s3prl_fusion.data_checks import MissingDataError, check_data_paths
+from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.interfaces import build_interface
-from s3prl_fusion.upstreams import hub_entries
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 
@@ -98,3 +98,56 @@ def test_add_merge_with_unequal_dims_when_interpolation_is_off():
 def test_unknown_interface_setting_names_valid_keys():
     with pytest.raises(ValueError, match="kernel"):
         build_interface("hconv", [13], [768], kernel=5)
+
+
+DEMO_MEMBERS = REPO_ROOT / "downstream_configs/asr/demo_upstream.yaml"
+
+
+def members_file(tmp_path, edit) -> str:
+    """The demo's members file with ``edit`` applied to its parsed content."""
+    options = yaml.safe_load(DEMO_MEMBERS.read_text())
+    edit(options)
+    path = tmp_path / "members with spaces-and-hyphens.yaml"
+    path.write_text(yaml.safe_dump(options))
+    return str(path)
+
+
+def test_runner_mistakes_in_members_and_settings_are_one_message_each(tmp_path, librispeech_buckets):
+    """Through s3prl's runner: each ends with exit status 2, the message, no traceback, no checkpoint."""
+
+    def misspell_member(options):
+        options["members"][0] = {"name": "wavlm", "upstream": "wavlm_base_plux"}
+
+    data = f"config.downstream_expert.datarc.libri_root='{LIBRISPEECH_MINI}',,config.downstream_expert.datarc.bucket_file='{librispeech_buckets}'"
+    cases = [
+        (members_file(tmp_path, misspell_member), "", "unknown upstream name 'wavlm_base_plux'. Did you mean wavlm_base_plus"),
+        (str(tmp_path / "no-such-members.yaml"), "", "no-such-members.yaml does not exist"),
+        (str(DEMO_MEMBERS), ",,config.interface.hconv.kernel=5", "kernel"),
+        (str(DEMO_MEMBERS), ",,config.interface.hconv.match_dims=error", "match_dims"),
+    ]
+    for members, overrides, expected in cases:
+        stderr = runner_failure(tmp_path, "-u", "fused", "-g", members, "-s", "hconv", "-d", "asr",
+                                "-c", str(REPO_ROOT / "downstream_configs/asr/demo.yaml"), "-o", data + overrides)
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and expected in errors[0], (members, overrides, stderr[-2000:])
+
+
+def test_runner_interface_settings_that_cannot_work_with_these_members(tmp_path, librispeech_buckets):
+    """Through s3prl's runner, an interface setting these members cannot take: exit 2, one message, no traceback."""
+
+    def keep_first_member(options):
+        options["members"] = options["members"][:1]
+
+    data = f"config.downstream_expert.datarc.libri_root='{LIBRISPEECH_MINI}',,config.downstream_expert.datarc.bucket_file='{librispeech_buckets}'"
+    cases = [
+        (str(DEMO_MEMBERS), "hconv", "config.interface.hconv.stride=6", "HConv needs at least stride=6 layers for one convolution, but the stack has 5"),
+        (members_file(tmp_path, keep_first_member), "gumd", "config.interface.gumd.output_dim=7", "output_dim=7 needs several fused upstreams"),
+        (str(DEMO_MEMBERS), "chconv", "config.interface.chconv.projection=none,,config.interface.chconv.projection_dim=8",
+         "projection_dim=8 needs `projection: linear`"),
+        (str(DEMO_MEMBERS), "chconv", "config.interface.chconv.output_dim=8", "unknown setting 'output_dim' for interface 'chconv'"),
+    ]
+    for members, interface, overrides, expected in cases:
+        stderr = runner_failure(tmp_path, "-u", "fused", "-g", members, "-s", interface, "-d", "asr",
+                                "-c", str(REPO_ROOT / "downstream_configs/asr/demo.yaml"), "-o", f"{data},,{overrides}")
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and expected in errors[0], (interface, overrides, stderr[-2000:])

@@ -1,7 +1,7 @@
 """The README's demo learns: after a short training run, test-clean CER is far below the untrained head's."""
 from __future__ import annotations
 
-from s3prl_fusion.demo import format_results, run_demo
+from s3prl_fusion.commands.demo import format_results, run_demo
 
 
 def test_demo_learns_on_a_reduced_step_count(tmp_path):

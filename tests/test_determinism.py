@@ -7,8 +7,8 @@ import torch
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
 from s3prl_fusion.checkpoints import load_checkpoint
 from s3prl_fusion.featurizer import FusionFeaturizer
+from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.interfaces import INTERFACES
-from s3prl_fusion.upstreams import hub_entries
 
 
 @pytest.fixture(scope="module")

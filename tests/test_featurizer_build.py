@@ -17,8 +17,8 @@ from s3prl_fusion.checkpoints import load_checkpoint
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.errors import UserError
 from s3prl_fusion.featurizer import FeatureSelectionError, FusionSetupMismatch, probe_forward
-from s3prl_fusion.plugin import check_feature_selection, check_feature_selection_name
-from s3prl_fusion.upstreams import hub_entries
+from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.run_checks import check_feature_selection, check_feature_selection_name
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.identity import member_identity
 from s3prl_fusion.upstreams.members import normalize_member

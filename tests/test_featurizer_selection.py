@@ -10,8 +10,8 @@ from s3prl.upstream.interfaces import Featurizer
 
 from conftest import DEMO_UPSTREAM
 from s3prl_fusion.featurizer import FusionFeaturizer, FusionSetupMismatch
+from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.interfaces import INTERFACES
-from s3prl_fusion.upstreams import hub_entries
 
 
 @pytest.fixture(scope="module")

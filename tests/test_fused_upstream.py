@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import DEMO_UPSTREAM
+from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.interfaces import build_interface
-from s3prl_fusion.upstreams import hub_entries
 
 
 @pytest.fixture()

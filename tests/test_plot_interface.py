@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import DEMO_UPSTREAM
-from s3prl_fusion import plot_interface
+from s3prl_fusion.commands import plot_interface
 from s3prl_fusion.featurizer import FusionFeaturizer
-from s3prl_fusion.upstreams import hub_entries
+from s3prl_fusion.hub_names import hub_entries
 
 
 @pytest.fixture(scope="module")

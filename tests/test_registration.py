@@ -35,7 +35,7 @@ def test_python_that_never_imports_s3prl_pays_nothing():
 
 
 def test_list_command_prints_every_preset_with_members():
-    from s3prl_fusion.listing import format_table, upstream_rows
+    from s3prl_fusion.commands.listing import format_table, upstream_rows
     from s3prl_fusion.upstreams.presets import PRESETS
 
     table = format_table(upstream_rows())

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from s3prl_fusion.cli import main as cli_main
-from s3prl_fusion.report import UpstreamSet, describe_upstream, write_report
+from s3prl_fusion.report import UpstreamSet, describe_upstream, paper_rows, write_report
 from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, read_result
 
 
@@ -89,11 +89,16 @@ def test_best_per_section_follows_each_metric_direction(report):
     assert "| HuBERT+WavLM | WS | - | 5.50 | - | - | - | 68.00 |" in markdown
 
 
+def paper_cell(upstreams: str, interface: str, column: str) -> str:
+    """The report's text of the paper's number in ``column`` of a row (``data/paper_results.yaml``)."""
+    return f"{paper_rows()[upstreams, interface][1][column]:.2f}"
+
+
 def test_paper_numbers_sit_beside_matching_rows_and_missing_cells_are_dashes(report):
     rows = {(row["upstreams"], row["interface"]): row for row in read_csv(report / "main.csv")}
-    assert rows["HuBERT+WavLM", "hconv"]["ls_wer_paper"] == "4.86"
-    assert rows["Whisper+WavLM", "chconv"]["mono_cer_paper"] == "23.54"
-    assert rows["Whisper Medium+WavLM Large", "hconv"]["sv_eer_paper"] == "2.19"
+    assert rows["HuBERT+WavLM", "hconv"]["ls_wer_paper"] == paper_cell("HuBERT+WavLM", "hconv", "ls_wer")
+    assert rows["Whisper+WavLM", "chconv"]["mono_cer_paper"] == paper_cell("Whisper+WavLM", "chconv", "mono_cer")
+    assert rows["Whisper Medium+WavLM Large", "hconv"]["sv_eer_paper"] == paper_cell("Whisper Medium+WavLM Large", "hconv", "sv_eer")
     assert rows["Whisper Medium+WavLM Large", "hconv"]["ls_wer_paper"] == "-"
     assert rows["Whisper+WavLM", "chconv"]["ls_wer"] == "-"
     markdown = (report / "main.md").read_text()
@@ -123,9 +128,12 @@ def test_of_two_results_for_one_cell_the_newer_wins(tmp_path, capsys):
     assert str(new) in capsys.readouterr().err
 
 
-def test_report_command_names_a_missing_results_folder(tmp_path):
+def test_report_command_names_a_missing_results_folder(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="--results"):
+        write_report(tmp_path / "nothing", tmp_path / "report")
+    with pytest.raises(SystemExit) as ended:
         cli_main(["report", "--results", str(tmp_path / "nothing"), "--out", str(tmp_path / "report")])
+    assert ended.value.code == 2 and "--results" in capsys.readouterr().err
 
 
 def expert_results(folder: Path, mode: str, language: str | None, error_rate: float, per_language: dict) -> None:

@@ -100,7 +100,7 @@ def featurizer_checkpoint(identity: dict) -> dict:
 
 
 def test_a_single_whisper_upstream_records_the_length_mode_it_was_built_with(tmp_path):
-    from s3prl_fusion.upstreams import hub_entries
+    from s3prl_fusion.hub_names import hub_entries
     from s3prl_fusion.upstreams.identity import upstream_identities
 
     options = tmp_path / "whisper-g.yaml"

@@ -1,7 +1,7 @@
 """Mistakes in what ``-e`` names, and member sources written as local paths that do not exist,
 end ``s3prl-fusion run``, ``python -m s3prl_fusion.run_downstream`` and s3prl's own
 ``run_downstream.py`` in a checkout with one message and exit status 2; an experiment folder
-whose newest checkpoint is damaged resumes from its newest intact one, with a warning."""
+whose newest checkpoint is damaged resumes (-e, -a) from its newest intact one, with a warning."""
 from __future__ import annotations
 
 import shutil
@@ -17,8 +17,10 @@ from conftest import REPO_ROOT, run_python
 from s3prl_fusion.checkpoints import load_checkpoint
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.past_experiment import UnreadableCheckpointError, checked_past_experiment
+from s3prl_fusion.s3prl_adapter.script import auto_resumed
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
-from s3prl_fusion.upstreams.members import build_member, local_path_named, normalize_member
+from s3prl_fusion.upstreams.local_sources import local_path_named
+from s3prl_fusion.upstreams.members import build_member, normalize_member
 from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
 
 SHARED = REPO_ROOT.parent / "shared"
@@ -217,3 +219,28 @@ def test_s3prl_fusion_run_names_a_missing_hf_ssl_directory(tmp_path, librispeech
     flags[flags.index("fused") : flags.index("fused") + 3] = ["hf_ssl", "-k", "/no/such/models/hubert-base"]
     assert_refused(run_python(["-m", "s3prl_fusion.cli", "run", *flags], check=False),
                    "member source /no/such/models/hubert-base: local directory /no/such/models/hubert-base does not exist")
+
+
+# -a (auto-resume): the experiment folder's newest intact checkpoint, as -e <folder>
+
+
+def test_auto_resume_takes_the_newest_intact_checkpoint_or_starts_anew(tmp_path, experiment):
+    folder = folder_of_copies(experiment, tmp_path / "asr-hconv-auto", {9: 1, 10: 2, 11: 3}, truncated=(11,))
+    assert auto_resumed(["-m", "train", "-a", "-p", str(folder)]) == ["-m", "train", "-p", str(folder), "-e", str(folder / "states-10.ckpt")]
+    fresh = tmp_path / "asr-hconv-fresh"
+    assert auto_resumed(["-m", "train", "--auto_resume", "-p", str(fresh)]) == ["-m", "train", "-p", str(fresh)]
+    damaged = folder_of_copies(experiment, tmp_path / "asr-hconv-auto-damaged", {4: 3}, truncated=(4,))
+    with pytest.raises(MissingPathError, match=rf"-e {damaged}: the folder holds no intact states-<step>.ckpt"):
+        auto_resumed(["-m", "train", "-a", "-p", str(damaged)])
+
+
+def test_s3prl_checkout_script_auto_resumes_a_crashed_folder_from_its_newest_intact_checkpoint(tmp_path, experiment, checkout):
+    folder = folder_of_copies(experiment, tmp_path / "wavlm-whisper" / "asr-hconv-auto", {1: 1, 2: 2, 3: 3}, truncated=(3,))
+    result = run_python(
+        ["run_downstream.py", "-m", "train", "-a", "-p", str(folder), "--device", "cpu",
+         "-o", f"args.expdir={folder},,config.runner.total_steps=3"],
+        cwd=checkout,
+    )
+    assert f"Resume from {folder / 'states-2.ckpt'}" in result.stdout
+    assert f"warning: skipped {folder / 'states-3.ckpt'}: it cannot be read" in result.stderr
+    assert load_checkpoint(folder / "states-3.ckpt")["Step"] == 3  # the damaged file was written anew

@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.scoring import asr_error_rates
+from s3prl_fusion.results.error_rates import asr_error_rates
 
 
 @pytest.fixture(scope="module")

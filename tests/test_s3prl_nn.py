@@ -7,7 +7,7 @@ import yaml
 from s3prl.nn import Featurizer
 
 from conftest import DEMO_UPSTREAM
-from s3prl_fusion.nn import FusedS3PRLUpstream, FusionFeaturizer
+from s3prl_fusion.nn import FusedS3PRLUpstream, InterfaceFeaturizer
 
 SSL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
            conv_dim=[32] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
@@ -21,7 +21,7 @@ def upstream():
 
 @pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
 def test_pair_runs_a_batch_and_trains(upstream, interface):
-    featurizer = FusionFeaturizer(upstream, interface=interface)
+    featurizer = InterfaceFeaturizer(upstream, interface=interface)
     wavs, wavs_len = torch.randn(2, 16000), torch.tensor([16000, 11000])
     all_hs, all_lens = upstream(wavs, wavs_len)
     hs, hs_len = featurizer(all_hs, all_lens)
@@ -47,7 +47,7 @@ def test_lengths_and_frames_agree_for_ssl_only_member_sets(tmp_path, model_types
     samples = [32000, 20000, 11000]
     with torch.no_grad():
         all_hs, all_lens = ssl(torch.randn(3, 32000), torch.tensor(samples))
-        hs, hs_len = FusionFeaturizer(ssl, interface="hconv")(all_hs, all_lens)
+        hs, hs_len = InterfaceFeaturizer(ssl, interface="hconv")(all_hs, all_lens)
     expected = [(n - 400) // 320 + 1 for n in samples]  # 99, 62, 34
     assert all(lengths.tolist() == expected for lengths in all_lens)
     assert {layer.size(1) for layer in all_hs} == {99} and hs.size(1) == 99 and hs_len.tolist() == expected

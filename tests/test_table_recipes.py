@@ -7,6 +7,7 @@ slices touch every task whose recipe loops over one model per cell:
                WHISPER_LENGTH_MODE=pad30
     table2.sh  rows whisper_medium-ws and whisper_medium_best_ssl-hconv; task multi
     table3.sh  row whisper_best_ssl-hconv; Mono-1h languages eng1 and jpn (word-level)
+    table1.sh  with CACHE=1: rows hubert_wavlm-ws and hubert_wavlm-hconv on asr, from one cache
 The emotion task (five folds, ten runner processes per cell) is left to its own recipe's test;
 its results in the report are covered by test_report.py.
 """
@@ -123,6 +124,22 @@ def test_table3_reports_mono_error_rates_per_language(tmp_path):
     assert row["eng1"] != "-" and row["jpn"] != "-" and row["fra1"] == "-"
     assert float(row["average"]) == pytest.approx((float(row["eng1"]) + float(row["jpn"])) / 2, abs=0.01)
     assert sorted(path.name for path in (tmp_path / "whisper_best_ssl-hconv" / "mono").iterdir() if path.is_dir()) == ["eng1", "jpn"]
+
+
+def test_table_with_cache_builds_one_cache_per_upstream_set_for_its_interfaces(tmp_path):
+    result = run_table("table1.sh", tmp_path, ROWS="hubert_wavlm-ws hubert_wavlm-hconv", TASKS="asr", CACHE="1")
+    cache = tmp_path / "caches" / "fused_hubert_wavlm-random" / "asr"
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert len(manifest["utterances"]) == len(list((CORPORA / "LibriSpeech").rglob("*.flac")))
+    assert result.stdout.count(f"[recipe] CACHE=1: feature cache {cache} of -u fused_hubert_wavlm") == 2
+    first = tmp_path / "hubert_wavlm-ws" / "asr" / "result.json"
+    assert all(path.stat().st_mtime_ns < first.stat().st_mtime_ns for path in cache.glob("shard-*"))  # the second cell built nothing
+    for row in ("hubert_wavlm-ws", "hubert_wavlm-hconv"):
+        arguments = [yaml.safe_load(path.read_text()) for path in (tmp_path / row / "asr").glob("args_*.yaml")]
+        assert arguments and all(args["upstream"] == "fused_cache" and Path(args["upstream_ckpt"]) == cache for args in arguments)
+    rows = report_rows(tmp_path, "main")
+    assert set(rows) == {("HuBERT+WavLM", "ws"), ("HuBERT+WavLM", "hconv")}
+    assert all(row["ls_wer"] != "-" for row in rows.values())
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from torch.utils.data import DataLoader, Dataset
 
-from s3prl_fusion.errors import TRACEBACK_ENV, SettingError, UserError, report_user_errors
+from s3prl_fusion.errors import TRACEBACK_ENV, MissingPathError, SettingError, UserError, report_user_errors
 
 
 def fails_with(error: Exception):
@@ -46,3 +47,22 @@ def test_the_traceback_is_printed_when_asked_for(capsys, monkeypatch):
 def test_other_errors_keep_their_traceback():
     with pytest.raises(ZeroDivisionError):
         fails_with(ZeroDivisionError("a bug"))()
+
+
+class _Unreadable(Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        raise MissingPathError(f"audio file /corpus/utt-{index}.flac does not exist")
+
+
+def test_an_error_raised_in_a_dataloader_worker_is_its_message_alone(capsys):
+    @report_user_errors
+    def main():
+        list(DataLoader(_Unreadable(), num_workers=1))
+
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: audio file /corpus/utt-0.flac does not exist\n"

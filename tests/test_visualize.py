@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from s3prl_fusion.visualize import plot_layer_weights, summarize_layer_weights
+from s3prl_fusion.plots import plot_layer_weights, summarize_layer_weights
 
 WEIGHTS = [torch.tensor([0.1, 0.6, 0.3]), torch.tensor([0.05, 0.05, 0.1, 0.8, 0.0])]
 NAMES = ["wavlm", "whisper"]

@@ -6,10 +6,10 @@ import torch
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 
 from s3prl_fusion.upstreams.whisper import (
-    WHISPER_CHECKPOINTS,
     WhisperEncoderUpstream,
     whisper_frame_count,
 )
+from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
 TINY_CONFIG = dict(
     d_model=64,
@@ -47,9 +47,9 @@ def pad30():
 
 
 def test_checkpoint_names_and_frame_count_formula():
-    assert WHISPER_CHECKPOINTS["small_en"] == "openai/whisper-small.en"
-    assert WHISPER_CHECKPOINTS["large_v3"] == "openai/whisper-large-v3"
-    assert len(WHISPER_CHECKPOINTS) == 11
+    assert WHISPER_SIZES["small_en"].checkpoint == "openai/whisper-small.en"
+    assert WHISPER_SIZES["large_v3"].checkpoint == "openai/whisper-large-v3"
+    assert len(WHISPER_SIZES) == 11
     assert [whisper_frame_count(n) for n in (160, 319, 320, 479, 480, 16000, WINDOW)] == [1, 1, 1, 1, 2, 50, 1500]
 
 

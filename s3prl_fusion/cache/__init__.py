@@ -4,11 +4,16 @@
     checksums.py  weight fingerprints and file checksums
     sources.py    the audio files a build reads (lists, folders, s3prl length tables)
     manifest.py   manifest.json: settings, shards and the utterance index
+    storage.py    what a shard stores: per-member or merged stacks, in fp16 / fp32 / int8
     shards.py     sharded .npy files: atomic writes (s3prl_fusion.atomic), verified memory-mapped reads
+    batches.py    length-bucketed batches of a build
+    ranks.py      the ranks of a torchrun build: the split of the files, rank 0 first
     builder.py    ``build_cache``: members -> shards + manifest
     upstream.py   ``CachedFusedUpstream``: the fused upstream's output, read from a cache
     plan.py       ``s3prl-fusion cache plan``: hours, cache sizes and member passes before a run
-    command.py    ``s3prl-fusion cache build|verify|plan``
+    tasks.py      which tasks a cache serves (not sv_voxceleb1, and why)
+    task_files.py the files ER and ML-SUPERB read, for `cache build --wav-list`
+    measure.py    what the bench measures of the cache
 """
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.upstream import CacheMissError, CachedFusedUpstream

@@ -1,46 +1,70 @@
 """``build_cache``: run a fused upstream's frozen members once over audio files and store their
-time-aligned stacks in shards (see ``shards``) indexed by waveform key (see ``keys``).
+time-aligned stacks, in the cache's storage form (see ``storage``), in shards (see ``shards``)
+indexed by waveform key (see ``keys``).
 
-Re-running a build on the same folder with the same settings adds the files not yet stored,
-and rebuilds shards whose files are missing or fail their checksum from the sources the
+Files are encoded longest first in length-bucketed batches (``batches``). Under a launcher
+(``ranks``) each rank encodes every WORLD_SIZE-th file of that order into its own shards
+(rank r of W numbers its shards first + r, first + r + W, ...: names no other rank uses) and its
+own rank part of the manifest; rank 0 merges the parts after all ranks are done.
+
+Re-running a build on the same folder with the same settings (on any number of ranks) merges
+the rank parts an interrupted build left, keeps every intact shard, adds the files not yet
+stored, and rebuilds shards whose files are missing or fail their checksum from the sources the
 manifest recorded; different settings are refused.
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from s3prl_fusion.atomic import remove_partial_writes
+from s3prl_fusion.cache.batches import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_UTTERANCES, BatchLimits, length_batches
 from s3prl_fusion.cache.checksums import weights_fingerprint
 from s3prl_fusion.cache.keys import waveform_key
-from s3prl_fusion.cache.manifest import Manifest, member_settings, setting_differences
+from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, merge_rank_parts, rank_part_name, setting_differences
+from s3prl_fusion.cache.ranks import ONE_RANK, Ranks
 from s3prl_fusion.cache.shards import ShardWriter, shard_problems
-from s3prl_fusion.cache.sources import read_waveform
+from s3prl_fusion.cache.sources import longest_first, read_waveform
+from s3prl_fusion.cache.storage import PER_MEMBER, layout_settings, stored_stacks
+from s3prl_fusion.errors import SettingError, UnknownNameError
+from s3prl_fusion.upstreams import upstream_factories
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
+from s3prl_fusion.upstreams.members import member_settings
 
 SHARD_NAME = re.compile(r"^shard-(\d+)\.m\d+\.npy$")
-BUILD_SETTING_KEYS = ["upstream", "upstream_ckpt", "members", "autocast", "seed", "dtype", "weights_fingerprint", "downsample_rate", "device_type"]
+BUILD_SETTING_KEYS = [
+    "upstream", "upstream_ckpt", "members", "autocast", "seed", "storage", "dtype", "weights_fingerprint", "downsample_rate", "device_type",
+]
+LAYOUT_KEYS = ["layer_counts", "dims", "merged_shape"]
+# How tests interrupt a build at a known point: "RANK:SHARDS" makes that rank SIGKILL itself once
+# it has written SHARDS shards, as a crash would.
+CRASH_AFTER_SHARDS_ENV = "S3PRL_FUSION_CACHE_CRASH_AFTER_SHARDS"
 
 
 def build_fused_upstream(upstream: str, ckpt: str | None, model_config: str | None, seed: int) -> FusedUpstream:
     """The fused upstream ``-u upstream -k ckpt -g model_config`` as s3prl's runner builds it:
     torch seeded with ``seed`` first (the runner's ``--seed``), so random members match."""
-    from s3prl_fusion.upstreams import hub_entries
-
-    factory = hub_entries().get(upstream)
+    factory = upstream_factories().get(upstream)
     torch.manual_seed(seed)
     model = factory(ckpt=ckpt, model_config=model_config) if factory else None
     if not isinstance(model, FusedUpstream):
-        raise ValueError(
+        raise UnknownNameError(
             f"-u {upstream} is not a fused upstream: the cache stores fused upstreams' member stacks. "
             "Use -u fused (members from -k/-g; one model: -u fused -k wavlm_base_plus) or a fused_* preset"
         )
     return model
 
 
-def cache_settings(fused: FusedUpstream, upstream: str, ckpt: str | None, seed: int, dtype: str, device: torch.device) -> dict:
+def cache_settings(
+    fused: FusedUpstream, upstream: str, ckpt: str | None, seed: int, dtype: str, device: torch.device, storage: str = PER_MEMBER
+) -> dict:
+    """What a build records and checks: the members, their weights, the run's settings and the
+    storage form (``storage.STORAGE_FORMS``, ``storage.DTYPES``)."""
     autocast = {value: key for key, value in AUTOCAST_DTYPES.items()}.get(fused.autocast_dtype, "none")
     return {
         "upstream": upstream,
@@ -48,6 +72,7 @@ def cache_settings(fused: FusedUpstream, upstream: str, ckpt: str | None, seed: 
         "members": [member_settings(entry) for entry in fused.member_entries],
         "autocast": autocast,
         "seed": seed,
+        "storage": storage,
         "dtype": dtype,
         "weights_fingerprint": weights_fingerprint(fused),
         "downsample_rate": fused.get_downsample_rates("hidden_states"),
@@ -56,17 +81,17 @@ def cache_settings(fused: FusedUpstream, upstream: str, ckpt: str | None, seed: 
 
 
 def _open_or_start(out: Path, settings: dict, log: Callable[[str], None]) -> tuple[Manifest, list[str]]:
-    """The folder's manifest (checked against ``settings``, damaged shards dropped) or a new one;
-    also the sources of the utterances that were in dropped shards."""
-    if not (out / "manifest.json").is_file():
-        return Manifest(dict(settings)), []
-    manifest = Manifest.load(out)
+    """The folder's manifest (checked against ``settings``, rank parts merged in, damaged shards
+    dropped, files no shard lists deleted) or a new one; also the sources of the utterances that
+    were in dropped shards."""
+    manifest = Manifest.load(out) if (out / MANIFEST_NAME).is_file() else Manifest(dict(settings))
     differences = setting_differences(manifest.settings, settings, BUILD_SETTING_KEYS)
     if differences:
-        raise ValueError(
+        raise SettingError(
             f"the cache {out} was built with other settings ({'; '.join(differences)}); "
             "build into another --out folder, or delete this one first"
         )
+    merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *LAYOUT_KEYS])
     rerun = []
     for shard in list(manifest.shards):
         problems = shard_problems(out, shard)
@@ -78,6 +103,7 @@ def _open_or_start(out: Path, settings: dict, log: Callable[[str], None]) -> tup
     for path in out.glob("shard-*.npy"):
         if path.name not in kept:
             path.unlink()
+    remove_partial_writes(out)
     return manifest, rerun
 
 
@@ -87,11 +113,17 @@ def _next_shard_index(manifest: Manifest) -> int:
 
 
 def _record_layout(manifest: Manifest, stacks: list[torch.Tensor]) -> None:
-    layout = {"layer_counts": [stack.size(0) for stack in stacks], "dims": [stack.size(-1) for stack in stacks]}
+    layout = layout_settings(manifest.settings["storage"], stacks)
     differences = setting_differences(manifest.settings, layout, list(layout)) if "dims" in manifest.settings else []
     if differences:
-        raise ValueError(f"the members now return stacks of another shape than the cache holds ({'; '.join(differences)})")
+        raise SettingError(f"the members now return stacks of another shape than the cache holds ({'; '.join(differences)})")
     manifest.settings.update(layout)
+
+
+def _crash_after_shards(ranks: Ranks) -> int | None:
+    """The shard count after which this rank kills itself (``CRASH_AFTER_SHARDS_ENV``), if any."""
+    rank, _, shards = os.environ.get(CRASH_AFTER_SHARDS_ENV, "").partition(":")
+    return int(shards) if rank and int(rank) == ranks.rank else None
 
 
 def build_cache(
@@ -100,62 +132,85 @@ def build_cache(
     files: list[Path],
     out: Path,
     device: torch.device,
-    batch_size: int = 1,
+    batch_size: int = DEFAULT_BATCH_UTTERANCES,
     shard_mb: float = 256,
     log: Callable[[str], None] = print,
+    batch_seconds: float | None = DEFAULT_BATCH_SECONDS,
+    ranks: Ranks = ONE_RANK,
 ) -> Manifest:
     """Store ``fused``'s aligned stacks of every file in ``files`` under ``out``.
 
     Args:
         fused: the fused upstream, on ``device``; run in eval mode without autograd.
         settings: ``cache_settings(...)`` of that upstream.
-        files: audio files (mono, 16 kHz).
-        batch_size: utterances per member forward; every member gives each utterance the
+        files: audio files (mono, 16 kHz); every rank passes the same list.
+        batch_size, batch_seconds: at most this many utterances and seconds of padded audio per
+            member forward (``batches.BatchLimits``); every member gives each utterance the
             features it gets alone, so this trades only speed against memory.
         shard_mb: approximate size of one shard.
+        ranks: this process's rank of a launched build (process group started); one rank by default.
+    Returns:
+        the folder's manifest once every rank is done.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    manifest, rerun = _open_or_start(out, settings, log)
+    limits = BatchLimits(batch_size, batch_seconds)
+    manifest, rerun = ranks.from_rank_zero(lambda: _open_or_start(out, settings, log))
+    differences = setting_differences(manifest.settings, settings, BUILD_SETTING_KEYS)
+    if differences:
+        raise SettingError(f"rank {ranks.rank} runs other members than rank 0 ({'; '.join(differences)}): every rank must load the same ones")
+    part, part_name = (Manifest(dict(manifest.settings)), rank_part_name(ranks.rank)) if ranks.distributed else (manifest, MANIFEST_NAME)
     sources = list(dict.fromkeys([*map(str, files), *rerun]))
+    recorded = {entry["source"] for entry in manifest.utterances.values()}
+    ordered = ranks.share([source for source in sources if source in recorded])
+    ordered += ranks.share(longest_first([source for source in sources if source not in recorded]))
     writer = ShardWriter(out, settings["dtype"], int(shard_mb * 2**20))
-    shard_index = _next_shard_index(manifest)
+    first_index, written = _next_shard_index(manifest), 0
+    crash_after = _crash_after_shards(ranks)
     fused.eval()
 
     def flush() -> None:
-        nonlocal shard_index
-        shard, index = writer.flush(f"shard-{shard_index:05d}")
-        manifest.shards.append(shard)
-        manifest.utterances.update(index)
-        manifest.save(out)
-        log(f"wrote {shard['name']}: {len(index)} utterances, {sum(shard['bytes']) / 2**20:.1f} MiB ({len(manifest.utterances)} stored)")
-        shard_index += 1
+        nonlocal written
+        shard, index = writer.flush(f"shard-{first_index + ranks.rank + written * ranks.world_size:05d}")
+        part.shards.append(shard)
+        part.utterances.update(index)
+        part.save(out, part_name)
+        log(f"wrote {shard['name']}: {len(index)} utterances, {sum(shard['bytes']) / 2**20:.1f} MiB ({len(part.utterances)} stored)")
+        written += 1
+        if written == crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def encode(batch: list[tuple[str, torch.Tensor, str]]) -> None:
         with torch.no_grad():
             features = fused([wav.to(device) for _, wav, _ in batch])
         stacks, lengths = features["fusion_stacks"], features["fusion_lengths"].tolist()
-        _record_layout(manifest, stacks)
+        _record_layout(part, stacks)
+        stored = stored_stacks(settings["storage"], stacks)
         for position, (key, wav, source) in enumerate(batch):
-            arrays = [stack[:, position, : lengths[position]].permute(1, 0, 2).cpu().numpy() for stack in stacks]
+            arrays = [stack[:, position, : lengths[position]].permute(1, 0, 2).cpu().numpy() for stack in stored]
             writer.add(key, arrays, wav.numel(), source)
             if writer.full:
                 flush()
 
-    batch, queued = [], set()
-    for source in sources:
-        wav = read_waveform(Path(source))
-        key = waveform_key(wav)
-        if key in manifest.utterances or key in queued:
-            continue
-        queued.add(key)
-        batch.append((key, wav, source))
-        if len(batch) == batch_size:
-            encode(batch)
-            batch = []
-    if batch:
+    def unstored():
+        queued = set()
+        for source in ordered:
+            wav = read_waveform(Path(source))
+            key = waveform_key(wav)
+            if key not in manifest.utterances and key not in queued:
+                queued.add(key)
+                yield key, wav, source
+
+    for batch in length_batches(unstored(), lambda item: item[1].numel(), limits):
         encode(batch)
     if not writer.empty:
         flush()
-    manifest.save(out)
-    return manifest
+    if not ranks.distributed:
+        manifest.save(out)
+        return manifest
+    ranks.barrier()
+    if ranks.rank == 0 and not merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *LAYOUT_KEYS]):
+        manifest.save(out)
+    ranks.barrier()
+    return Manifest.load(out)
+

@@ -20,26 +20,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import soundfile
 import yaml
 
-from s3prl_fusion.cache.shards import STORAGE_DTYPES
-from s3prl_fusion.cache.sources import AUDIO_SUFFIXES, SAMPLE_RATE
+from s3prl_fusion.cache.sources import AUDIO_SUFFIXES
+from s3prl_fusion.cache.storage import FLOAT_DTYPES, INT8, MERGED, PER_MEMBER, block_bytes, stored_layouts
+from s3prl_fusion.cache.tasks import UNCACHEABLE_TASKS
 from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
-from s3prl_fusion.listing import KNOWN_SHAPES
+from s3prl_fusion.s3prl_adapter.task_facts import asr_half_batch_samples
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams import fused_member_entries
+from s3prl_fusion.upstreams.known_shapes import KNOWN_SHAPES
 from s3prl_fusion.upstreams.members import normalize_member
 from s3prl_fusion.upstreams.presets import PRESETS
 from s3prl_fusion.upstreams.random_members import model_family
-from s3prl_fusion.upstreams.whisper import DOWNSAMPLE_RATE, WHISPER_CHECKPOINTS, whisper_frame_count
+from s3prl_fusion.upstreams.whisper import DOWNSAMPLE_RATE, whisper_frame_count
+from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
 GIB = 2**30
-MERGED_DTYPE = "fp16"
 # the datarc key of each task's training batch size, as its expert reads it
 TRAIN_BATCH_KEYS = {"asr": "batch_size", "ml_superb": "batch_size", "emotion": "train_batch_size", "sv_voxceleb1": "train_batch_size"}
-RANDOM_CROP_TASKS = {"sv_voxceleb1"}
 
 
 # ---- members ---------------------------------------------------------------------------------
@@ -80,12 +81,12 @@ def fused_members(upstream: str, ckpt: str | None, model_config: str | None) -> 
     return [normalize_member(member) for member in members]
 
 
-def _whisper_known_name(source: str) -> str | None:
-    """``whisper_<size>`` for a Whisper size name or its Hugging Face id."""
+def _whisper_size(source: str) -> str | None:
+    """The size of a Whisper size name (``whisper_<size>``) or of its Hugging Face id, if it is a known one."""
     if source.startswith("whisper_"):
-        return source
-    size = next((size for size, hub_id in WHISPER_CHECKPOINTS.items() if hub_id == source), None)
-    return f"whisper_{size}" if size else None
+        size = source[len("whisper_"):]
+        return size if size in WHISPER_SIZES else None
+    return next((size for size, known in WHISPER_SIZES.items() if known.checkpoint == source), None)
 
 
 def _local_config(source: str):
@@ -110,15 +111,15 @@ def member_shape(entry: dict) -> MemberShape:
         config = _local_config(source)
     if whisper:
         if config is None:
-            known = KNOWN_SHAPES.get(_whisper_known_name(source) or "")
-            if known is None:
+            size = _whisper_size(source)
+            if size is None:
                 raise _unsized_member(entry, source)
-            layers, dim = known
+            layers, dim = WHISPER_SIZES[size].hidden_states, WHISPER_SIZES[size].dim
         else:
             layers, dim = config.encoder_layers + 1, config.d_model
         return MemberShape(entry["name"], layers, dim, whisper_frame_count, DOWNSAMPLE_RATE)
     if config is None:
-        if source not in KNOWN_SHAPES or entry["kind"] != "hf" or _whisper_known_name(source):
+        if source not in KNOWN_SHAPES or entry["kind"] != "hf" or _whisper_size(source):
             raise _unsized_member(entry, source)
         layers, dim = KNOWN_SHAPES[source]
         config = AutoConfig.for_model(model_family({"upstream": source}))
@@ -216,18 +217,28 @@ def aligned_frames(shapes: list[MemberShape], audio: Audio) -> int:
     return sum(max(shape.frames(samples) for shape in shapes) for samples in audio.samples)
 
 
-def bytes_per_value(dtype: str) -> int:
-    return np.dtype(STORAGE_DTYPES[dtype]).itemsize
+def stored_bytes(shapes: list[MemberShape], frames: int, utterances: float | None, storage: str, dtype: str) -> list[int]:
+    """Bytes ``cache build --storage storage --dtype dtype`` stores per stored stack (each member's,
+    or the merged one's alone) for ``frames`` aligned frames of ``utterances`` utterances: frames x
+    L x D x bytes per value, int8 adding two rows of scales per utterance (``storage.block_bytes``:
+    int8 needs the utterance count). Each shard file adds a 128-byte .npy header."""
+    layouts = stored_layouts(storage, [shape.hidden_states for shape in shapes], [shape.dim for shape in shapes])
+    return [block_bytes(dtype, frames, utterances, layers, dim) for layers, dim in layouts]
 
 
-def member_bytes(shape: MemberShape, frames: int, dtype: str) -> int:
-    """Bytes ``cache build --dtype dtype`` stores for one member: frames x L x D x bytes per value."""
-    return frames * shape.hidden_states * shape.dim * bytes_per_value(dtype)
+def member_bytes(shape: MemberShape, frames: int, dtype: str, utterances: int | None = None) -> int:
+    """Bytes ``cache build --dtype dtype`` stores for one member in per-member storage."""
+    return stored_bytes([shape], frames, utterances, PER_MEMBER, dtype)[0]
 
 
-def merged_bytes(shapes: list[MemberShape], frames: int) -> int:
-    """Bytes of one merged stack (layers and dims aligned to the largest, then added), in fp16."""
-    return frames * max(shape.hidden_states for shape in shapes) * max(shape.dim for shape in shapes) * bytes_per_value(MERGED_DTYPE)
+def bytes_per_hour(shapes: list[MemberShape], storage: str, dtype: str, utterances_per_hour: float) -> float:
+    """Bytes per hour of audio that ``cache build --storage storage --dtype dtype`` stores for
+    members of ``shapes``, at their aligned frame rate (the fastest member's); int8's per-utterance
+    scales are counted for ``utterances_per_hour`` (LibriSpeech train-clean-100: 28,539 utterances
+    in 100.6 h, 283.7 per hour). Two 13 x 768 members at 50 frames/s: per-member fp16 6.69 GiB,
+    merged fp16 3.35 GiB, merged int8 1.68 GiB."""
+    frames = aligned_frames(shapes, audio_from_hours(1, None))
+    return sum(stored_bytes(shapes, frames, utterances_per_hour, storage, dtype))
 
 
 # ---- member passes ---------------------------------------------------------------------------
@@ -266,16 +277,15 @@ def read_training(task: str, config_path: Path) -> Training:
 
 def _asr_batches(samples: list[int] | None, utterances: int, batch_size: int) -> tuple[int, int]:
     """(batches, utterances) of one epoch of s3prl's asr ``SequenceDataset``: longest first,
-    buckets of ``batch_size``, halved when their longest utterance is over HALF_BATCHSIZE_TIME
+    buckets of ``batch_size``, halved when their longest utterance is over s3prl's HALF_BATCHSIZE_TIME
     samples (with unknown lengths: every bucket, as every LibriSpeech one), a last partial bucket
     kept only when it holds two or more."""
-    from s3prl.downstream.asr.dataset import HALF_BATCHSIZE_TIME
-
+    half_batch_samples = asr_half_batch_samples()
     longest_first = sorted(samples, reverse=True) if samples is not None else None
     full, rest = divmod(utterances, batch_size)
     batches = 0
     for start in range(0, full * batch_size, batch_size):
-        halved = batch_size >= 2 and (longest_first is None or longest_first[start] > HALF_BATCHSIZE_TIME)
+        halved = batch_size >= 2 and (longest_first is None or longest_first[start] > half_batch_samples)
         batches += 2 if halved else 1
     return batches + (rest > 1), utterances - (rest == 1)
 
@@ -320,16 +330,19 @@ def plan_lines(upstream: str, shapes: list[MemberShape], audio: Audio, training:
     ])
     counted = f"{audio.utterances:,} utterances, " if audio.utterances is not None else ""
     lines.append(f"audio ({audio.source}): {counted}{audio.hours:,.2f} h, {frames:,} aligned frames")
-    lines.append("cache size (each member: frames x hidden states x dim x bytes per value):")
+    lines.append("cache size (each stored stack: frames x hidden states x dim x bytes per value; int8 adds its scales):")
     rows = [["storage", *(shape.name for shape in shapes), "total", "per hour of audio"]]
-    rows += [_size_row(f"per-member {dtype}", [member_bytes(shape, frames, dtype) for shape in shapes], audio.hours) for dtype in STORAGE_DTYPES]
+    dtypes = [*FLOAT_DTYPES, INT8] if audio.utterances is not None else list(FLOAT_DTYPES)
+    rows += [_size_row(f"per-member {dtype}", stored_bytes(shapes, frames, audio.utterances, PER_MEMBER, dtype), audio.hours) for dtype in dtypes]
+    if len(shapes) > 1:
+        for dtype in dtypes:
+            merged = stored_bytes(shapes, frames, audio.utterances, MERGED, dtype)
+            rows.append([f"merged {dtype}", *("-" for _ in shapes), *_size_row("", merged, audio.hours)[2:]])
     lines += _table(rows)
     if len(shapes) > 1:
-        merged = merged_bytes(shapes, frames)
-        lines.append(
-            f"  planned, not built yet: a merged {MERGED_DTYPE} stack for HConv's add (normalize off), "
-            f"{_gib(merged)}, {merged / GIB / audio.hours:,.2f} GiB/h"
-        )
+        lines.append("  merged: HConv's add stored once (-s hconv with normalize off); the other interfaces need per-member stacks")
+    if audio.utterances is None:
+        lines.append("  int8 (about half of fp16, plus per-utterance scales): give --utterances to count it")
     if training is not None:
         lines += passes_lines(training, audio)
     else:
@@ -354,7 +367,7 @@ def passes_lines(training: Training, audio: Audio) -> list[str]:
         ),
         f"  on the fly:     {on_the_fly:,} utterance passes per member",
     ]
-    if training.task in RANDOM_CROP_TASKS:
+    if training.task in UNCACHEABLE_TASKS:
         lines.append(f"  from the cache: not possible: {training.task} trains on random crops, a new one every pass")
     elif audio.utterances is None:
         lines.append("  from the cache: one pass per utterance, when it is built (give --utterances to count them)")

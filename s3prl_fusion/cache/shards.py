@@ -1,29 +1,36 @@
-"""Shards: per member one ``.npy`` file holding its utterances' aligned stacks back to back.
+"""Shards: per stored stack (each member's, or the merged one: ``storage``) one ``.npy`` file
+holding its utterances' blocks back to back.
 
-A shard's member file is an array ``(frames, L_i, D_i)``: utterance after utterance along the
-first axis, each utterance's frames contiguous, so reading one utterance is one contiguous
-slice of a memory map. Files are written atomically and their BLAKE2b checksums recorded in
-the manifest; a reader verifies a shard's files before its first read.
+A shard's file ``<shard>.m<i>.npy`` holds stored stack ``i``: an array ``(rows, L_i, D_i)``,
+utterance after utterance along the first axis, each utterance's block (its frames, after
+int8's scale rows) contiguous, so reading one utterance is one contiguous slice of a memory
+map. Files are written atomically and their BLAKE2b checksums recorded in the manifest, with
+the reconstruction error of what they hold; a reader verifies a shard's files before its first
+read.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.cache.checksums import file_checksum
+from s3prl_fusion.cache.storage import ReconstructionError, decode, encode, overflow, stored_rows
 from s3prl_fusion.errors import UserError
-
-STORAGE_DTYPES = {"fp16": np.float16, "fp32": np.float32}
 
 
 class CorruptShardError(UserError, RuntimeError):
     """A shard file is missing or its checksum differs from the manifest's."""
 
 
-def shard_file_name(shard_name: str, member_index: int) -> str:
-    return f"{shard_name}.m{member_index}.npy"
+class FeatureOverflowError(UserError, OverflowError):
+    """Features too large for the cache's storage dtype."""
+
+
+def shard_file_name(shard_name: str, stack_index: int) -> str:
+    return f"{shard_name}.m{stack_index}.npy"
 
 
 def shard_problems(folder: Path, shard: dict) -> list[str]:
@@ -39,7 +46,7 @@ def shard_problems(folder: Path, shard: dict) -> list[str]:
 
 
 def open_shard(folder: Path, shard: dict) -> list[np.ndarray]:
-    """Verify a shard, then memory-map its member files: N arrays (frames, L_i, D_i)."""
+    """Verify a shard, then memory-map its files: one array (rows, L_i, D_i) per stored stack."""
     problems = shard_problems(folder, shard)
     if problems:
         raise CorruptShardError(
@@ -50,19 +57,20 @@ def open_shard(folder: Path, shard: dict) -> list[np.ndarray]:
 
 
 class ShardWriter:
-    """Collects utterances' per-member arrays until about ``shard_bytes``, then writes a shard.
+    """Collects utterances' stored blocks until about ``shard_bytes``, then writes a shard.
 
     Args:
         folder: the cache folder.
-        dtype: ``"fp16"`` or ``"fp32"``, the stored precision.
-        shard_bytes: flush once the buffered arrays reach this size.
+        dtype: ``"fp16"``, ``"fp32"`` or ``"int8"`` (``storage.DTYPES``), the stored form of the values.
+        shard_bytes: flush once the buffered blocks reach this size.
     """
 
     def __init__(self, folder: Path, dtype: str, shard_bytes: int):
         self.folder = Path(folder)
-        self.dtype = STORAGE_DTYPES[dtype]
+        self.dtype = dtype
         self.shard_bytes = shard_bytes
         self._arrays: list[list[np.ndarray]] = []
+        self._errors: list[ReconstructionError] = []
         self._utterances: list[tuple[str, dict]] = []
         self._buffered = 0
 
@@ -74,24 +82,27 @@ class ShardWriter:
     def empty(self) -> bool:
         return not self._utterances
 
-    def add(self, key: str, member_arrays: list[np.ndarray], samples: int, source: str) -> None:
-        """member_arrays: N float arrays (frames, L_i, D_i) of one utterance."""
-        stored = [array.astype(self.dtype) for array in member_arrays]
-        if not all(np.isfinite(array).all() for array in stored):
-            raise OverflowError(f"{source}: features overflow {self.dtype.__name__}; build the cache with --dtype fp32")
+    def add(self, key: str, stacks: list[np.ndarray], samples: int, source: str) -> None:
+        """stacks: one utterance's float32 stored stacks (frames, L_i, D_i) (``storage.stored_stacks``)."""
+        blocks = [encode(stack, self.dtype) for stack in stacks]
+        overflowed = next(filter(None, (overflow(block, self.dtype) for block in blocks)), None)
+        if overflowed:
+            raise FeatureOverflowError(f"{source}: features overflow {overflowed}; build the cache with --dtype fp32")
         if not self._arrays:
-            self._arrays = [[] for _ in stored]
-        for buffer, array in zip(self._arrays, stored):
-            buffer.append(array)
-        self._utterances.append((key, {"frames": int(stored[0].shape[0]), "samples": int(samples), "source": source}))
-        self._buffered += sum(array.nbytes for array in stored)
+            self._arrays = [[] for _ in blocks]
+            self._errors = [ReconstructionError() for _ in blocks]
+        for buffer, error, stack, block in zip(self._arrays, self._errors, stacks, blocks):
+            buffer.append(block)
+            error.add(stack, decode(block, self.dtype))
+        self._utterances.append((key, {"frames": int(stacks[0].shape[0]), "samples": int(samples), "source": source}))
+        self._buffered += sum(block.nbytes for block in blocks)
 
     def flush(self, shard_name: str) -> tuple[dict, dict[str, dict]]:
         """Write the buffered utterances as shard ``shard_name``; returns its manifest entry and
         the index entries of its utterances."""
-        shard = {"name": shard_name, "files": [], "checksums": [], "bytes": []}
-        for member_index, arrays in enumerate(self._arrays):
-            path = self.folder / shard_file_name(shard_name, member_index)
+        shard = {"name": shard_name, "files": [], "checksums": [], "bytes": [], "errors": [asdict(error) for error in self._errors]}
+        for stack_index, arrays in enumerate(self._arrays):
+            path = self.folder / shard_file_name(shard_name, stack_index)
             write_atomically(path, lambda handle, arrays=arrays: np.save(handle, np.concatenate(arrays)))
             shard["files"].append(path.name)
             shard["checksums"].append(file_checksum(path))
@@ -99,6 +110,6 @@ class ShardWriter:
         index, offset = {}, 0
         for key, entry in self._utterances:
             index[key] = {"shard": shard_name, "offset": offset, **entry}
-            offset += entry["frames"]
-        self._arrays, self._utterances, self._buffered = [], [], 0
+            offset += stored_rows(self.dtype, entry["frames"])
+        self._arrays, self._errors, self._utterances, self._buffered = [], [], [], 0
         return shard, index

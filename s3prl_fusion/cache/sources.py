@@ -8,6 +8,8 @@ Inputs (any mix, each may repeat):
                       writes for the asr task); relative paths are resolved against --root
 Files are decoded exactly as s3prl's datasets decode them through the plugin's audio reader
 (float32, channels first, flattened), so their cache keys match the runner's waveforms.
+A build encodes them longest first (``longest_first``: lengths from the file headers), the order
+its length-bucketed batches and its split across ranks start from.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from s3prl_fusion.audio_io import load
+from s3prl_fusion.audio_io import info, load
+from s3prl_fusion.errors import MissingPathError, SettingError
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 AUDIO_SUFFIXES = (".flac", ".wav")
 
 
@@ -27,7 +30,7 @@ def _resolve(path: str, root: Path | None, default_root: Path) -> Path:
     if not candidate.is_absolute():
         candidate = (root or default_root) / candidate
     if not candidate.is_file():
-        raise FileNotFoundError(f"audio file {candidate} does not exist (relative paths are resolved against --root)")
+        raise MissingPathError(f"audio file {candidate} does not exist (relative paths are resolved against --root)")
     return candidate
 
 
@@ -39,16 +42,16 @@ def _from_list(list_file: Path, root: Path | None) -> list[Path]:
 def _from_table(table: Path, root: Path | None) -> list[Path]:
     frame = pd.read_csv(table)
     if "file_path" not in frame.columns:
-        raise ValueError(f"{table} has no `file_path` column; give an s3prl length table (,file_path,length,label)")
+        raise SettingError(f"{table} has no `file_path` column; give an s3prl length table (,file_path,length,label)")
     if root is None and not Path(str(frame["file_path"].iloc[0])).is_absolute():
-        raise ValueError(f"{table} lists relative paths: give --root, the folder they are relative to (the task's libri_root)")
+        raise SettingError(f"{table} lists relative paths: give --root, the folder they are relative to (the task's libri_root)")
     return [_resolve(str(path), root, table.parent) for path in frame["file_path"]]
 
 
 def _from_folder(folder: Path) -> list[Path]:
     files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"no {'/'.join(AUDIO_SUFFIXES)} file below {folder}")
+        raise MissingPathError(f"no {'/'.join(AUDIO_SUFFIXES)} file below {folder}")
     return files
 
 
@@ -64,9 +67,9 @@ def collect_audio_files(wav_lists: list[str], data: list[str], root: str | None 
         elif entry.suffix == ".csv" and entry.is_file():
             files += _from_table(entry, root_path)
         else:
-            raise FileNotFoundError(f"--data {entry} is neither a folder nor an s3prl length table (.csv)")
+            raise MissingPathError(f"--data {entry} is neither a folder nor an s3prl length table (.csv)")
     if not files:
-        raise ValueError("no input audio: give --wav-list FILE and/or --data FOLDER|TABLE.csv")
+        raise SettingError("no input audio: give --wav-list FILE and/or --data FOLDER|TABLE.csv")
     return list(dict.fromkeys(path.resolve() for path in files))
 
 
@@ -74,7 +77,14 @@ def read_waveform(path: Path) -> torch.Tensor:
     """A mono 16 kHz file -> (samples,) float32, as s3prl's datasets read it."""
     wav, rate = load(str(path))
     if rate != SAMPLE_RATE:
-        raise ValueError(f"{path} is sampled at {rate} Hz; upstreams take {SAMPLE_RATE} Hz audio: resample it first")
+        raise SettingError(f"{path} is sampled at {rate} Hz; upstreams take {SAMPLE_RATE} Hz audio: resample it first")
     if wav.size(0) != 1:
-        raise ValueError(f"{path} has {wav.size(0)} channels; the cache stores mono utterances: downmix it first")
+        raise SettingError(f"{path} has {wav.size(0)} channels; the cache stores mono utterances: downmix it first")
     return wav.view(-1)
+
+
+def longest_first(paths: list[str]) -> list[str]:
+    """``paths`` ordered by sample count from the file headers (nothing decoded), longest first,
+    equal lengths by path: every rank of a build computes the same order."""
+    lengths = {path: info(path).num_frames for path in paths}
+    return sorted(lengths, key=lambda path: (-lengths[path], path))

@@ -2,7 +2,10 @@
 
 Returns the same ``FusedFeatures`` as the fused upstream that built the cache (``fusion_stacks``
 N x (L_i, B, T, D_i) float32, ``fusion_lengths``, ``fusion_members``), read from memory-mapped
-shards: no member runs. ``-g`` declares the members expected (the ``members:`` / ``autocast:``
+shards (int8 dequantized to float32): no member runs. A cache of merged storage (see
+``storage``) holds HConv's merged stack instead and returns it as ``fusion_merged`` (L, B, T, D)
+float32 with ``fusion_lengths`` and ``fusion_members``; only HConv's convs read it (see
+``featurizer``). ``-g`` declares the members expected (the ``members:`` / ``autocast:``
 file given to ``-u fused``); a cache built for others is refused with what differs. A
 waveform that is not in the cache raises ``CacheMissError``: the cache holds the exact
 waveforms of the files it was built from.
@@ -16,11 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from s3prl_fusion.cache.keys import waveform_key
-from s3prl_fusion.cache.manifest import Manifest, member_differences, member_settings, setting_differences
+from s3prl_fusion.cache.manifest import Manifest, member_differences, setting_differences
 from s3prl_fusion.cache.shards import open_shard
-from s3prl_fusion.errors import UserError
+from s3prl_fusion.cache.storage import MERGED, MERGED_FEATURE, decode, stored_layouts, stored_rows
+from s3prl_fusion.errors import SettingError, UserError
+from s3prl_fusion.upstreams import read_upstream_options
 from s3prl_fusion.upstreams.fused import FusedFeatures
-from s3prl_fusion.upstreams.members import normalize_member
+from s3prl_fusion.upstreams.members import member_settings, normalize_member
 
 
 class CacheMissError(UserError, KeyError):
@@ -38,7 +43,7 @@ def check_declared(manifest: Manifest, folder: Path, declared: dict) -> None:
     """Refuse a cache whose members or autocast differ from the declared ``-g`` options."""
     members = declared.get("members")
     if not members:
-        raise ValueError("the -g file given to -u fused_cache must list the expected `members:` (the file given to -u fused)")
+        raise SettingError("the -g file given to -u fused_cache must list the expected `members:` (the file given to -u fused)")
     wanted = [member_settings(normalize_member(member)) for member in members]
     differences = member_differences(manifest.settings["members"], wanted)
     differences += setting_differences(manifest.settings, {"autocast": declared.get("autocast") or "none"}, ["autocast"])
@@ -67,6 +72,8 @@ class CachedFusedUpstream(nn.Module):
         self.member_names = [member["name"] for member in settings["members"]]
         self.layer_counts = list(settings["layer_counts"])
         self.dims = list(settings["dims"])
+        self.storage, self.dtype = settings["storage"], settings["dtype"]
+        self.stored_layouts = stored_layouts(self.storage, self.layer_counts, self.dims)
         self.downsample_rate = int(settings["downsample_rate"])
         self._open_shards: dict[str, list[np.ndarray]] = {}
 
@@ -77,8 +84,8 @@ class CachedFusedUpstream(nn.Module):
         """(member names, layer counts, dims), known without a forward: a probe waveform is never cached."""
         return list(self.member_names), list(self.layer_counts), list(self.dims)
 
-    def _member_arrays(self, shard_name: str) -> list[np.ndarray]:
-        """The shard's N memory maps, its checksums verified on first use in this process."""
+    def _stored_arrays(self, shard_name: str) -> list[np.ndarray]:
+        """The shard's memory maps, one per stored stack, its checksums verified on first use in this process."""
         if shard_name not in self._open_shards:
             self._open_shards[shard_name] = open_shard(self.folder, self.manifest.shard(shard_name))
         return self._open_shards[shard_name]
@@ -96,30 +103,29 @@ class CachedFusedUpstream(nn.Module):
             )
         return [self.manifest.utterances[key] for key in keys]
 
-    def forward(self, wavs: list[Tensor]) -> FusedFeatures:
-        """wavs: B (samples,) 16 kHz waveforms -> FusedFeatures with N stacks (L_i, B, T, D_i) float32
-        on the waveforms' device, zero beyond each utterance's ``fusion_lengths``."""
+    def forward(self, wavs: list[Tensor]) -> FusedFeatures | dict:
+        """wavs: B (samples,) 16 kHz waveforms -> FusedFeatures with N stacks (L_i, B, T, D_i), or for
+        merged storage a dict with ``fusion_merged`` (L, B, T, D); float32 on the waveforms' device,
+        zero beyond each utterance's ``fusion_lengths``."""
         entries = self._lookup(wavs)
         lengths = torch.tensor([entry["frames"] for entry in entries], dtype=torch.long)
         frames = int(lengths.max())
-        stacks = [torch.zeros(count, len(wavs), frames, dim) for count, dim in zip(self.layer_counts, self.dims)]
+        stacks = [torch.zeros(layers, len(wavs), frames, dim) for layers, dim in self.stored_layouts]
         for position, entry in enumerate(entries):
-            arrays = self._member_arrays(entry["shard"])
-            span = slice(entry["offset"], entry["offset"] + entry["frames"])
+            arrays = self._stored_arrays(entry["shard"])
+            span = slice(entry["offset"], entry["offset"] + stored_rows(self.dtype, entry["frames"]))
             for stack, array in zip(stacks, arrays):
-                stack[:, position, : entry["frames"]].copy_(torch.from_numpy(np.array(array[span])).permute(1, 0, 2))
+                stack[:, position, : entry["frames"]].copy_(torch.from_numpy(decode(array[span], self.dtype)).permute(1, 0, 2))
         device = wavs[0].device
-        return FusedFeatures(
-            fusion_stacks=[stack.to(device, non_blocking=True) for stack in stacks],
-            fusion_lengths=lengths.to(device),
-            fusion_members=list(self.member_names),
-        )
+        stacks = [stack.to(device, non_blocking=True) for stack in stacks]
+        common = {"fusion_lengths": lengths.to(device), "fusion_members": list(self.member_names)}
+        if self.storage == MERGED:
+            return {MERGED_FEATURE: stacks[0], **common}
+        return FusedFeatures(fusion_stacks=stacks, **common)
 
 
 def cached_fused_factory(ckpt: str | None = None, model_config: str | None = None, refresh: bool = False, **kwargs) -> CachedFusedUpstream:
     """Fused upstream read from a feature cache: -k CACHE_DIR, optionally -g the expected members."""
-    from s3prl_fusion.upstreams import read_upstream_options
-
     if not ckpt:
-        raise ValueError("-u fused_cache needs -k CACHE_DIR, a folder written by `s3prl-fusion cache build`")
+        raise SettingError("-u fused_cache needs -k CACHE_DIR, a folder written by `s3prl-fusion cache build`")
     return CachedFusedUpstream(ckpt, read_upstream_options(model_config) if model_config else None)

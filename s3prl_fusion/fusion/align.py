@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from s3prl_fusion.fusion.frames import valid_frame_mask
+
 
 def _linear_taps(
     out_positions: Tensor, in_sizes: Tensor, out_sizes: Tensor, align_corners: bool
@@ -140,7 +142,7 @@ def align_frames(
     frames = int(target.max()) if batch else 0
     positions = torch.arange(frames, dtype=torch.float64, device=device).unsqueeze(0)
     out_sizes = target.to(torch.float64).unsqueeze(1)
-    valid = (positions < out_sizes).view(1, batch, frames, 1)
+    valid = valid_frame_mask(target, frames).view(1, batch, frames, 1)
     utterance = torch.arange(batch, device=device).unsqueeze(1).expand(batch, frames)
     aligned = []
     for stack, length in zip(stacks, lengths):

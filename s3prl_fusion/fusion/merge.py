@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from s3prl_fusion.errors import SettingError
+
 
 def _shapes(stacks: Sequence[Tensor]) -> list[tuple[int, ...]]:
     return [tuple(stack.shape) for stack in stacks]
@@ -54,7 +56,7 @@ class ConcatProjection(nn.Module):
         super().__init__()
         if len(dims) == 1:
             if output_dim not in (None, dims[0]):
-                raise ValueError(
+                raise SettingError(
                     f"output_dim={output_dim} needs several fused upstreams; with a single "
                     f"upstream the output dim is its own ({dims[0]}): leave output_dim unset"
                 )
@@ -63,7 +65,7 @@ class ConcatProjection(nn.Module):
         else:
             self.output_dim = int(max(dims) if output_dim is None else output_dim)
             if self.output_dim < 1:
-                raise ValueError(f"output_dim={output_dim} must be a positive integer")
+                raise SettingError(f"output_dim={output_dim} must be a positive integer")
             self.projection = nn.Linear(int(sum(dims)), self.output_dim)
 
     def forward(self, features: Sequence[Tensor]) -> Tensor:

@@ -2,10 +2,11 @@
 first) into one feature sequence ``(B, T, output_dim)``, found by name in ``INTERFACES``.
 
 Every interface is built as ``cls(layer_counts, dims, **settings)`` (one entry per fused
-upstream), has an int ``output_dim`` and ``learned_layer_weights() -> list[(L_i,)]``. An
-interface that follows a schedule also takes ``run`` (a ``RunLength``: the training run's
-optimizer updates and forwards per update); one with more to say at start-up than its
-parameter count has ``describe() -> list[str]``.
+upstream); its constructor's keyword defaults are the one place the settings' defaults (the
+paper's) are written (``interface_defaults``). It has an int ``output_dim`` and
+``learned_layer_weights() -> list[(L_i,)]``. An interface that follows a schedule also takes
+``run`` (a ``RunLength``: the training run's optimizer updates and forwards per update); one
+with more to say at start-up than its parameter count has ``describe() -> list[str]``.
 """
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ INTERFACES: dict[str, type[nn.Module]] = {
 def interface_settings(name: str) -> list[str]:
     """The setting keys the interface ``name`` accepts."""
     return [key for key in _parameters(name) if key not in ("layer_counts", "dims", "run")]
+
+
+def interface_defaults(name: str) -> dict:
+    """{setting: default} of the interface ``name``: its constructor's keyword defaults."""
+    parameters = inspect.signature(INTERFACES[name]).parameters
+    return {key: parameters[key].default for key in interface_settings(name)}
 
 
 def _parameters(name: str) -> list[str]:
@@ -74,6 +81,7 @@ __all__ = [
     "WeightedSum",
     "build_interface",
     "count_parameters",
+    "interface_defaults",
     "interface_settings",
     "parameter_counts_by_projection",
 ]

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.align import check_members, check_stacks, normalize_features
 from s3prl_fusion.fusion.merge import ConcatProjection
 from s3prl_fusion.interfaces.run_length import RunLength
@@ -19,7 +20,7 @@ def anneal_updates(anneal_steps: int | None, run: RunLength) -> tuple[int, str]:
     """(optimizer updates the annealing takes, where that number comes from)."""
     if anneal_steps is not None:
         if int(anneal_steps) < 1:
-            raise ValueError(f"anneal_steps={anneal_steps} must be a positive number of optimizer updates")
+            raise SettingError(f"anneal_steps={anneal_steps} must be a positive number of optimizer updates")
         return int(anneal_steps), "anneal_steps"
     if run.total_updates is not None:
         return int(run.total_updates), "runner.total_steps"
@@ -75,12 +76,12 @@ class GumbelLayerSelect(nn.Module):
         super().__init__()
         check_members(layer_counts, dims)
         if not (tau_start > 0 and tau_end > 0):
-            raise ValueError(
+            raise SettingError(
                 f"tau_start={tau_start} and tau_end={tau_end} must both be positive temperatures"
             )
         run = run or RunLength()
         if schedule not in SCHEDULES:
-            raise ValueError(f"schedule={schedule!r} is not one of {list(SCHEDULES)}")
+            raise SettingError(f"schedule={schedule!r} is not one of {list(SCHEDULES)}")
         self.layer_counts = [int(count) for count in layer_counts]
         self.dims = [int(dim) for dim in dims]
         self.tau_start = float(tau_start)

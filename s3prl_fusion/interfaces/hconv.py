@@ -2,7 +2,8 @@
 
 - ``HierarchicalConv``: the single-model HConv of "Interface Design for Self-Supervised
   Speech Models" (Shih & Harwath, 2024) on one stack ``(L, B, T, D)``.
-- ``HConv``: fusion by addition: align layers (and dims), add, then HierarchicalConv.
+- ``HConv``: fusion by addition: ``merged_stack`` (align layers and dims, add), then
+  HierarchicalConv.
 - ``CHConv``: fusion by concatenation: align layers, concatenate along D, optionally project,
   then HierarchicalConv.
 """
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.align import align_dims, align_layers, check_members, check_stacks, layer_interpolation_matrix, normalize_features
 from s3prl_fusion.fusion.merge import merge_add, merge_concat
 
@@ -29,11 +31,11 @@ def conv_layer_lengths(num_layers: int, kernel_size: int, stride: int) -> list[i
     - kernel_size) / stride) + 1``. E.g. kernel 5, stride 3: 13 -> 5 -> 2 and 25 -> 9 -> 3.
     """
     if stride < 2:
-        raise ValueError(f"stride={stride} must be at least 2 for HConv to shrink the layer axis")
+        raise SettingError(f"stride={stride} must be at least 2 for HConv to shrink the layer axis")
     if kernel_size < 1:
-        raise ValueError(f"kernel_size={kernel_size} must be a positive integer")
+        raise SettingError(f"kernel_size={kernel_size} must be a positive integer")
     if num_layers < stride:
-        raise ValueError(
+        raise SettingError(
             f"HConv needs at least stride={stride} layers for one convolution, but the stack has "
             f"{num_layers}; lower the HConv `stride` setting or use the ws interface"
         )
@@ -121,7 +123,7 @@ class HierarchicalConv(nn.Module):
         final_length = self.layer_lengths[-1]
         final_channels = self.dim // final_length
         if final_channels < 1:
-            raise ValueError(
+            raise SettingError(
                 f"HConv needs a feature dim of at least {final_length} (the final layer length), "
                 f"got dim={self.dim}"
             )
@@ -181,8 +183,15 @@ def _member_layer_shares(aligned_importance: Tensor, layer_count: int) -> Tensor
     return shares / shares.sum()
 
 
+def merged_stack(stacks: Sequence[Tensor]) -> Tensor:
+    """HConv's parameter-free merge: N stacks ``(L_i, B, T, D_i)`` (layer axis first) ->
+    ``(L, B, T, D)``, ``L = max L_i``, ``D = max D_i``: layers interpolated to L, dims to D where
+    they differ, then added. Each frame's result depends on that frame alone."""
+    return merge_add(align_dims(align_layers(stacks)))
+
+
 class HConv(nn.Module):
-    """Fusion by addition: ``HierarchicalConv(merge_add(aligned stacks))``.
+    """Fusion by addition: ``HierarchicalConv(merged_stack(stacks))``.
 
     Members are interpolated to ``L = max L_i`` layers; if their dims differ they are
     interpolated along D to ``max D_i`` (``match_dims: "interpolate"``) or rejected
@@ -207,9 +216,9 @@ class HConv(nn.Module):
         super().__init__()
         check_members(layer_counts, dims)
         if match_dims not in MATCH_DIMS:
-            raise ValueError(f"match_dims={match_dims!r} is not one of {list(MATCH_DIMS)}")
+            raise SettingError(f"match_dims={match_dims!r} is not one of {list(MATCH_DIMS)}")
         if match_dims == "error" and len(set(dims)) > 1:
-            raise ValueError(
+            raise SettingError(
                 f"the hconv interface adds members, but their dims {list(dims)} differ; set "
                 "`match_dims: interpolate` to interpolate them to one dim, or use the chconv "
                 "interface, which concatenates"
@@ -225,7 +234,7 @@ class HConv(nn.Module):
         check_stacks(stacks, self.layer_counts, self.dims)
         if self.normalize:
             stacks = [normalize_features(stack) for stack in stacks]
-        return self.conv(merge_add(align_dims(align_layers(stacks), self.conv.dim)))
+        return self.conv(merged_stack(stacks))
 
     @torch.no_grad()
     def learned_layer_weights(self) -> list[Tensor]:
@@ -264,9 +273,9 @@ class CHConv(nn.Module):
         super().__init__()
         check_members(layer_counts, dims)
         if projection not in PROJECTIONS:
-            raise ValueError(f"projection={projection!r} is not one of {list(PROJECTIONS)}")
+            raise SettingError(f"projection={projection!r} is not one of {list(PROJECTIONS)}")
         if projection == "none" and projection_dim is not None:
-            raise ValueError(
+            raise SettingError(
                 f"projection_dim={projection_dim} needs `projection: linear`; with "
                 "`projection: none` leave projection_dim unset"
             )

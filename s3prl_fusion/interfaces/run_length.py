@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from s3prl_fusion.errors import SettingError
+
 
 @dataclass(frozen=True)
 class RunLength:
@@ -20,8 +22,8 @@ class RunLength:
 
     def __post_init__(self):
         if self.total_updates is not None and int(self.total_updates) < 1:
-            raise ValueError(f"the run's total_steps={self.total_updates} must be a positive number of optimizer updates")
+            raise SettingError(f"the run's total_steps={self.total_updates} must be a positive number of optimizer updates")
         if int(self.forwards_per_update) < 1:
-            raise ValueError(
+            raise SettingError(
                 f"gradient_accumulate_steps={self.forwards_per_update} must be a positive number of forwards per update"
             )

@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from s3prl_fusion.errors import MissingPathError
+
 LABELS = {"neu": 0, "hap": 1, "ang": 2, "sad": 3}
 MERGED_LABELS = {"exc": "hap"}
 LABEL_DIR = Path("dialog") / "EmoEvaluation"
@@ -37,7 +39,7 @@ def write_meta_data(iemocap_root: Path, out_dir: Path) -> list[Path]:
     iemocap_root, out_dir = Path(iemocap_root), Path(out_dir)
     sessions = sorted(path.name for path in iemocap_root.glob("Session*") if (path / LABEL_DIR).is_dir())
     if not sessions:
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"no Session*/{LABEL_DIR.as_posix()} folder under {iemocap_root}: pass the IEMOCAP_full_release folder as --root"
         )
     utterances = {session: session_utterances(iemocap_root, session) for session in sessions}

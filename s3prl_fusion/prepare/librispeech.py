@@ -12,6 +12,8 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
+from s3prl_fusion.errors import MissingPathError
+
 DEFAULT_SPLITS = ("train-clean-100", "dev-clean", "dev-other", "test-clean", "test-other")
 
 
@@ -19,10 +21,10 @@ def write_length_tables(libri_root: Path, out_dir: Path, splits=DEFAULT_SPLITS, 
     """Scan each split folder present under ``libri_root``; returns the csv files written."""
     libri_root, out_dir = Path(libri_root), Path(out_dir)
     if not libri_root.is_dir():
-        raise FileNotFoundError(f"LibriSpeech root {libri_root} does not exist (--root)")
+        raise MissingPathError(f"LibriSpeech root {libri_root} does not exist (--root)")
     found = [split for split in splits if (libri_root / split).is_dir()]
     if not found:
-        raise FileNotFoundError(f"none of the splits {list(splits)} is a folder under {libri_root}")
+        raise MissingPathError(f"none of the splits {list(splits)} is a folder under {libri_root}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for split in found:

@@ -5,7 +5,8 @@ Each task module defines ``METRIC`` (e.g. ``"wer"``), ``LOWER_IS_BETTER`` and
 (and, where the task has them, ``"per_language"`` or ``"per_fold"`` breakdowns). SV also offers
 ``read_best_result`` (s3prl's protocol: the best of every saved checkpoint on the test trials).
 
-Each result also records the checkpoint it came from and its members (``provenance``).
+Each result also records the checkpoint it came from and its members (``provenance``);
+``error_rates`` scores s3prl's ASR hypothesis / reference files.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 
 from s3prl_fusion.atomic import write_atomically
-from s3prl_fusion.errors import UserError
+from s3prl_fusion.errors import UnknownNameError, UserError
 from s3prl_fusion.results.provenance import newest_checkpoint_under, provenance
 
 TASK_MODULES = {
@@ -33,7 +34,7 @@ class ScoringError(UserError, ValueError):
 
 def task_module(task: str):
     if task not in TASK_MODULES:
-        raise ValueError(f"no result reader for task {task!r}; tasks: {', '.join(TASK_MODULES)}")
+        raise UnknownNameError(f"no result reader for task {task!r}; tasks: {', '.join(TASK_MODULES)}")
     return importlib.import_module(TASK_MODULES[task])
 
 

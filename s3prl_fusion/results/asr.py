@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s3prl_fusion.scoring import asr_error_rates
+from s3prl_fusion.results.error_rates import asr_error_rates
 
 METRIC = "wer"
 LOWER_IS_BETTER = True

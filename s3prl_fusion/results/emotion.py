@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from s3prl_fusion.errors import MissingPathError
+from s3prl_fusion.results import ScoringError
+
 METRIC = "acc"
 LOWER_IS_BETTER = False
 
@@ -23,7 +26,7 @@ def fold_accuracy(predict: Path, truth: Path) -> float:
     """Percentage of the fold's utterances whose predicted label is the true one."""
     predicted, expected = read_labels(predict), read_labels(truth)
     if not expected or predicted.keys() != expected.keys():
-        raise ValueError(f"{predict} and {truth} do not list the same utterances: re-evaluate this fold")
+        raise ScoringError(f"{predict} and {truth} do not list the same utterances: re-evaluate this fold")
     return 100.0 * sum(predicted[name] == label for name, label in expected.items()) / len(expected)
 
 
@@ -33,10 +36,10 @@ def read_result(expdir: Path, split: str) -> dict:
     for predict in sorted([*expdir.glob(f"{split}_fold*_predict.txt"), *expdir.glob(f"*/{split}_fold*_predict.txt")]):
         fold = pattern.fullmatch(predict.name).group(1)
         if fold in per_fold:
-            raise ValueError(f"{fold} is evaluated twice under {expdir}: keep one experiment folder per fold")
+            raise ScoringError(f"{fold} is evaluated twice under {expdir}: keep one experiment folder per fold")
         per_fold[fold] = fold_accuracy(predict, predict.with_name(predict.name.replace("_predict.txt", "_truth.txt")))
     if not per_fold:
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"no {split}_fold<n>_predict.txt in {expdir} or its sub-folders: evaluate each fold first "
             f"(run_downstream.py -m evaluate -e <checkpoint> -t {split})"
         )

@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 
 from s3prl_fusion.downstreams.ml_superb.benchmark import MONO_TRAINING_SOURCE
+from s3prl_fusion.errors import MissingPathError
+from s3prl_fusion.results import ScoringError
 
 METRIC = "cer"
 LOWER_IS_BETTER = True
@@ -60,7 +62,7 @@ def read_result(expdir: Path, split: str) -> dict:
         return _single_experiment(read_expert_results(expdir, split))
     language_dirs = _mono_language_dirs(expdir, split)
     if not language_dirs:
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"neither {results_file(expdir, split)} (one experiment) nor {{language}}/{split}-results.json for any "
             f"Mono-1h language ({', '.join(MONO_LANGUAGES)}) exists under {expdir}: evaluate with -m evaluate -t {split} first"
         )
@@ -68,7 +70,7 @@ def read_result(expdir: Path, split: str) -> dict:
     for language, folder in language_dirs.items():
         results = read_expert_results(folder, split)
         if results.get("mode") != "mono" or results.get("language") != language:
-            raise ValueError(f"{results_file(folder, split)} holds mode {results.get('mode')} language {results.get('language')}, not Mono-1h {language}")
+            raise ScoringError(f"{results_file(folder, split)} holds mode {results.get('mode')} language {results.get('language')}, not Mono-1h {language}")
         per_language[language] = results["overall"]["error_rate"]
         checkpoints[language] = results.get("checkpoint")
     value, per_language_group = language_grouped_mean(per_language)

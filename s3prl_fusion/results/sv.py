@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from s3prl_fusion.checkpoints import checkpoint_step
+from s3prl_fusion.errors import MissingPathError
+from s3prl_fusion.results import ScoringError
 from s3prl_fusion.results.provenance import saved_checkpoints
 
 METRIC = "eer"
@@ -42,11 +44,11 @@ def read_trial_column(path: Path) -> tuple[list[str], list[str]]:
 def read_result(expdir: Path, split: str) -> dict:
     predict, truth = expdir / f"{split}_predict.txt", expdir / f"{split}_truth.txt"
     if not predict.is_file():
-        raise FileNotFoundError(f"{predict} not found: evaluate the experiment first (run_downstream.py -m evaluate -e <checkpoint> -t {split})")
+        raise MissingPathError(f"{predict} not found: evaluate the experiment first (run_downstream.py -m evaluate -e <checkpoint> -t {split})")
     predicted_pairs, scores = read_trial_column(predict)
     truth_pairs, labels = read_trial_column(truth) if truth.is_file() else ([], [])
     if truth_pairs != predicted_pairs:
-        raise ValueError(
+        raise ScoringError(
             f"{truth} does not list the trial labels of {predict} in the same order: re-evaluate with s3prl-fusion "
             "installed (it writes the labels s3prl's sv_voxceleb1 leaves out)"
         )
@@ -64,11 +66,11 @@ def read_best_result(expdir: Path, split: str) -> dict:
     with the step and checkpoint it came from and every step's EER."""
     checkpoints = saved_checkpoints(expdir)
     if not checkpoints:
-        raise FileNotFoundError(f"no states-<step>.ckpt in {expdir}: train first")
+        raise MissingPathError(f"no states-<step>.ckpt in {expdir}: train first")
     by_step = scored_steps_dir(expdir, split)
     unscored = [path.name for path in checkpoints if not (by_step / str(checkpoint_step(path)) / f"{split}_predict.txt").is_file()]
     if unscored:
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"{', '.join(unscored)} in {expdir} not scored on {split}: evaluate each checkpoint and keep its "
             f"{split}_predict.txt / {split}_truth.txt in {by_step}/<step>/ (recipes/sv.sh does, with SV_SELECT=best-test)"
         )

@@ -1,17 +1,13 @@
-"""Upstream names the plugin adds to s3prl's hub (``-u``), and their factories.
+"""The plugin's own upstream names (``-u``) and their factories, which take s3prl's upstream
+arguments ``(ckpt, model_config, refresh)``.
 
-    whisper_<size>   Whisper encoder (tiny ... large_v3, and the English-only ``_en`` sizes)
-    whisper          a Whisper encoder from ``-k`` (Hugging Face id or local directory)
-    hf_ssl           a Hugging Face speech SSL encoder from ``-k`` (id or local directory)
-    fused            a fused upstream whose members come from ``-k a,b`` or ``-g members.yaml``
-    fused_<...>      the paper's member combinations (``s3prl_fusion.upstreams.presets``)
-Every factory takes s3prl's upstream arguments ``(ckpt, model_config, refresh)``; ``-g``
-(model_config) is a YAML file of options (see ``members``), e.g. to build a randomly
-initialised member from a config, or to pick Whisper's length mode.
+``upstream_factories`` maps the names to their factories; ``s3prl_fusion.hub_names`` adds the
+feature cache's (``fused_cache``) to make the table registered in s3prl's hub. ``-g``
+(model_config) is a YAML file of options (see ``members``), e.g. to build a randomly initialised
+member from a config, or to pick Whisper's length mode.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -22,9 +18,9 @@ from s3prl_fusion.errors import MissingPathError, SettingError
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 from s3prl_fusion.upstreams.presets import PRESETS
-from s3prl_fusion.upstreams.whisper import WHISPER_CHECKPOINTS
+from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
-WHISPER_SIZE_NAMES = tuple(WHISPER_CHECKPOINTS)
+WHISPER_SIZE_NAMES = tuple(WHISPER_SIZES)
 
 
 def read_upstream_options(model_config: str | None) -> dict:
@@ -94,15 +90,15 @@ def merge_member_overrides(members: list[dict], overrides: list[dict] | None) ->
     return [{**member, **(override or {})} for member, override in zip(members, overrides)]
 
 
-def hub_entries() -> dict[str, Callable[..., nn.Module]]:
-    """Every upstream name the plugin registers in ``s3prl.hub``, with its factory."""
-    entries = {
+def upstream_factories() -> dict[str, Callable[..., nn.Module]]:
+    """The plugin's own upstream names with their factories: whisper_<size> (``whisper_sizes``),
+    whisper and hf_ssl (from -k), fused and the presets."""
+    factories = {
         f"whisper_{size}": _single_member_factory("whisper", f"whisper_{size}", f"Whisper {size} encoder")
         for size in WHISPER_SIZE_NAMES
     }
-    entries["whisper"] = _single_member_factory("whisper", None, "Whisper encoder from -k (id or path)")
-    entries["hf_ssl"] = _single_member_factory("hf", None, "Hugging Face speech SSL encoder from -k (id or path)")
-    entries["fused"] = _fused_factory
-    entries["fused_cache"] = importlib.import_module("s3prl_fusion.cache.upstream").cached_fused_factory
-    entries.update({name: _preset_factory(name) for name in PRESETS})
-    return entries
+    factories["whisper"] = _single_member_factory("whisper", None, "Whisper encoder from -k (id or path)")
+    factories["hf_ssl"] = _single_member_factory("hf", None, "Hugging Face speech SSL encoder from -k (id or path)")
+    factories["fused"] = _fused_factory
+    factories.update({name: _preset_factory(name) for name in PRESETS})
+    return factories

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.align import align_frames, align_layers
 from s3prl_fusion.fusion.merge import merge_concat
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.input_checks import check_waveforms
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 
@@ -77,8 +78,8 @@ class FusedUpstream(nn.Module):
         for name, rate in zip(self.member_names, rates):
             if rate / self.downsample_rate > MAX_FRAME_RATE_RATIO:
                 raise SettingError(
-                    f"member {name} has {16000 / rate:.1f} frames/s, over {MAX_FRAME_RATE_RATIO}x fewer than the "
-                    f"fastest member ({16000 / self.downsample_rate:.1f}/s): interpolating it that far invents "
+                    f"member {name} has {SAMPLE_RATE / rate:.1f} frames/s, over {MAX_FRAME_RATE_RATIO}x fewer than the "
+                    f"fastest member ({SAMPLE_RATE / self.downsample_rate:.1f}/s): interpolating it that far invents "
                     "frames; fuse members of closer frame rates"
                 )
         self.member_downsample_rates = rates

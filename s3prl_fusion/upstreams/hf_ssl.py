@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from s3prl_fusion.errors import UnknownNameError
+from s3prl_fusion.fusion.frames import valid_frame_mask
 from s3prl_fusion.upstreams.input_checks import receptive_field
-from s3prl_fusion.upstreams.members import check_local_source
+from s3prl_fusion.upstreams.local_sources import check_local_source
 
 SSL_MODEL_TYPES = ("wavlm", "hubert", "data2vec-audio", "wav2vec2")
 
@@ -76,7 +78,7 @@ class ZeroBeyondValidFrames:
     def __call__(self, module: nn.Module, inputs: tuple, output: Tensor) -> Tensor:
         if self.valid_frames is None:
             return output
-        valid = torch.arange(output.size(-1), device=output.device)[None, :] < self.valid_frames[:, None]
+        valid = valid_frame_mask(self.valid_frames, output.size(-1))
         return output * valid[:, None, :].to(output.dtype)
 
 
@@ -137,7 +139,7 @@ class _ExactPaddingMask:
 
     def __call__(self, features: Tensor, padding_mask: Tensor) -> Tensor:
         frames = _conv_output_lengths((~padding_mask).sum(-1), self.convs)
-        return torch.arange(features.size(1), device=features.device)[None, :] >= frames[:, None]
+        return ~valid_frame_mask(frames, features.size(1))
 
 
 def _conv_output_lengths(lengths: Tensor, convs: list[nn.Conv1d]) -> Tensor:
@@ -169,7 +171,7 @@ class HFSpeechUpstream(nn.Module):
             settings = dict(config)
             model_type = settings.pop("model_type", None)
             if model_type not in SSL_MODEL_TYPES:
-                raise ValueError(f"a randomly initialised member needs `model_type`, one of {SSL_MODEL_TYPES}; got {model_type!r}")
+                raise UnknownNameError(f"a randomly initialised member needs `model_type`, one of {SSL_MODEL_TYPES}; got {model_type!r}")
             self.model = AutoModel.from_config(AutoConfig.for_model(model_type, **settings))
         _disable_layer_skipping_and_masking(self.model)
         self.normalize_waveform = _normalizes_waveform(self.model.config, source)
@@ -200,7 +202,7 @@ class HFSpeechUpstream(nn.Module):
         padded = torch.stack([F.pad(wav, (0, int(lengths.max()) - len(wav))) for wav in wavs])
         feature_lengths = self.model._get_feat_extract_output_lengths(lengths).long()
         padding = any(len(wav) < padded.size(1) for wav in wavs)
-        attention_mask = (torch.arange(padded.size(1), device=padded.device)[None] < lengths[:, None]).long() if padding else None
+        attention_mask = valid_frame_mask(lengths, padded.size(1)).long() if padding else None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), self._padding_known(lengths, feature_lengths, padding):
             output = self.model(padded, attention_mask=attention_mask, output_hidden_states=True)
         hidden_states = [_zero_padding(layer, feature_lengths) for layer in output.hidden_states]
@@ -266,5 +268,5 @@ def _normalizes_waveform(config, source: str | None) -> bool:
 
 def _zero_padding(layer: Tensor, lengths: Tensor) -> Tensor:
     """(B, T, D) -> (B, T, D) with frames at or beyond each utterance's length set to zero."""
-    valid = torch.arange(layer.size(1), device=layer.device)[None, :] < lengths[:, None]
+    valid = valid_frame_mask(lengths, layer.size(1))
     return layer * valid.unsqueeze(-1).to(layer.dtype)

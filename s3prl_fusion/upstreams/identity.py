@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s3prl_fusion.cache.manifest import member_settings
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES
+from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
+from s3prl_fusion.upstreams.members import member_settings
+from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
 
 NO_AUTOCAST = "none"
 _PATH_KEYS = ("ckpt", "model_config")
@@ -41,9 +43,6 @@ def member_identity(entry: dict) -> dict:
 def single_upstream_identity(module, upstream: str, ckpt: str | None, model_config: str | None) -> dict:
     """The identity of a stock or single-member upstream ``module``, built from s3prl's ``-u``,
     ``-k``, ``-g``: its kind and Whisper length mode are read from the built module."""
-    from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
-    from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
-
     kind = "whisper" if isinstance(module, WhisperEncoderUpstream) else "hf" if isinstance(module, HFSpeechUpstream) else "s3prl"
     return {
         "label": "upstream",

@@ -5,10 +5,29 @@ import torch
 from torch import Tensor
 
 from s3prl_fusion.errors import UserError
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 
 
 class InvalidAudioError(UserError, ValueError):
-    """A waveform the upstream cannot encode; the message names the utterance and the fix."""
+    """A waveform the upstream cannot encode; the message names the utterance and the fix.
+
+    Args:
+        upstream: the upstream's label; index: the utterance's place in the batch; problem: what
+        is wrong and the fix; names: the batch's utterance names, where the caller knows them.
+    """
+
+    def __init__(self, upstream: str, index: int, problem: str, names: list[str] | None = None):
+        self.upstream, self.index, self.problem, self.names = upstream, index, problem, names
+        utterance = f"utterance {names[index]} (item {index} of the batch)" if names is not None else f"utterance {index}"
+        super().__init__(f"{upstream}: {utterance} {problem}")
+
+    def with_names(self, names: list[str]) -> InvalidAudioError:
+        """The same error, naming the utterance by its place in ``names`` (the batch's names)."""
+        return InvalidAudioError(self.upstream, self.index, self.problem, names)
+
+
+class EmptyBatchError(UserError, ValueError):
+    """A batch without a single waveform."""
 
 
 def check_waveforms(wavs: list[Tensor], min_samples: int, upstream: str) -> None:
@@ -20,21 +39,21 @@ def check_waveforms(wavs: list[Tensor], min_samples: int, upstream: str) -> None
         upstream: label used in messages.
     """
     if len(wavs) == 0:
-        raise InvalidAudioError(f"{upstream} got an empty batch")
+        raise EmptyBatchError(f"{upstream} got an empty batch: check the task's data lists")
     for index, wav in enumerate(wavs):
         if wav.dim() != 1:
             raise InvalidAudioError(
-                f"{upstream}: utterance {index} has shape {tuple(wav.shape)}; upstreams take mono (samples,) "
-                "waveforms: downmix multi-channel audio (audio setting `on_multichannel: downmix`)"
+                upstream, index, f"has shape {tuple(wav.shape)}; upstreams take mono (samples,) "
+                "waveforms: downmix multi-channel audio (audio setting `on_multichannel: downmix`)",
             )
         if wav.numel() < min_samples:
             raise InvalidAudioError(
-                f"{upstream}: utterance {index} has {wav.numel()} samples ({wav.numel() / 16000:.3f} s); "
-                f"its members need at least {min_samples} samples: remove or pad such short utterances"
+                upstream, index, f"has {wav.numel()} samples ({wav.numel() / SAMPLE_RATE:.3f} s); "
+                f"its members need at least {min_samples} samples: remove or pad such short utterances",
             )
         if not torch.isfinite(wav).all():
             bad = int((~torch.isfinite(wav)).sum())
-            raise InvalidAudioError(f"{upstream}: utterance {index} has {bad} NaN/Inf samples: fix or drop the file")
+            raise InvalidAudioError(upstream, index, f"has {bad} NaN/Inf samples: fix or drop the file")
 
 
 def receptive_field(kernels: list[int], strides: list[int]) -> int:

@@ -9,21 +9,25 @@ A member is a dict, from a preset, from ``-k`` (a bare name) or from the ``-g`` 
                   (``model_type`` selects the family for ``hf`` members)
     length_mode:  Whisper only: ``exact`` (default) or ``pad30``
     ckpt, model_config: an s3prl member's own ``-k`` / ``-g``
-A source written as a local path (``local_path_named``) must exist: it is not passed on to
-Hugging Face, which would read it as a repository id.
+A source written as a local path must exist (``local_sources``).
 Every built member returns s3prl's upstream dict with ``feature_lengths`` (each utterance's
 valid frames, by the member's own frame rule) and answers ``get_downsample_rates``.
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
+from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
+from s3prl_fusion.s3prl_adapter.hub import hub_upstream, s3prl_upstream_names
+from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd
+from s3prl_fusion.upstreams.local_sources import check_local_source
+from s3prl_fusion.upstreams.whisper import DEFAULT_LENGTH_MODE, WhisperEncoderUpstream
+from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
 MEMBER_KEYS = {"upstream", "name", "kind", "config", "length_mode", "ckpt", "model_config"}
 KINDS = ("whisper", "hf", "s3prl")
@@ -59,56 +63,28 @@ def _infer_kind(entry: dict) -> str:
     return "s3prl"
 
 
-def local_path_named(source: str) -> bool:
-    """Whether a member source is written as a local path rather than a Hugging Face id (``org/name``
-    or a bare ``name``) or a URL: it is absolute, starts with ``~``, ``./`` or ``../`` (or is ``.``
-    / ``..``), has a backslash on Windows, or has more than one ``/`` or an empty part between them."""
-    if "://" in source:
-        return False
-    if source.startswith("~") or os.path.isabs(source) or (os.sep != "/" and os.sep in source):
-        return True
-    parts = source.split("/")
-    return parts[0] in (".", "..") or len(parts) > 2 or (len(parts) == 2 and "" in parts)
-
-
-def check_local_source(source: str, what: str = "member source", directory: bool = True) -> None:
-    """Raise MissingPathError when ``source`` is written as a local path that does not exist (or,
-    for a ``directory`` source, is not a folder saved by ``save_pretrained``)."""
-    path = Path(source)
-    if path.exists():
-        if directory and not path.is_dir():
-            raise MissingPathError(f"{what} {source} is a file; give the folder save_pretrained wrote (with config.json) or a Hugging Face id (org/name)")
-        if directory and not (path / "config.json").is_file():
-            raise MissingPathError(f"{what} {source}: the local directory has no config.json; give a folder written by save_pretrained")
-        return
-    if not local_path_named(source):
-        return
-    tilde = f" ('~' is not expanded here: write {os.path.expanduser(source)})" if source.startswith("~") else ""
-    kind = "local directory" if directory else "local file"
-    raise MissingPathError(
-        f"{what} {source}: {kind} {path.absolute()} does not exist{tilde}. "
-        "A Hugging Face id is written org/name; anything else with a / is read as a local path."
-    )
+def member_settings(entry: dict) -> dict:
+    """A normalized member entry -> every member key, with Whisper's default length mode filled in."""
+    settings = {key: entry.get(key) for key in sorted(MEMBER_KEYS)}
+    if entry["kind"] == "whisper":
+        settings["length_mode"] = entry.get("length_mode") or DEFAULT_LENGTH_MODE
+    return settings
 
 
 def build_member(entry: dict) -> nn.Module:
     """A normalized member entry -> its upstream module."""
     kind = entry["kind"]
     if kind == "whisper":
-        from s3prl_fusion.upstreams.whisper import WHISPER_CHECKPOINTS, WhisperEncoderUpstream
-
         source = entry.get("upstream")
         if source is not None and source.startswith("whisper_"):
             size = source[len("whisper_"):]
-            if size not in WHISPER_CHECKPOINTS:
-                raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_CHECKPOINTS]))
-            source = entry.get("ckpt") or WHISPER_CHECKPOINTS[size]
+            if size not in WHISPER_SIZES:
+                raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
+            source = entry.get("ckpt") or WHISPER_SIZES[size].checkpoint
         if entry.get("config") is not None:
             source = None
-        return WhisperEncoderUpstream(source=source, config=entry.get("config"), length_mode=entry.get("length_mode", "exact"))
+        return WhisperEncoderUpstream(source=source, config=entry.get("config"), length_mode=entry.get("length_mode", DEFAULT_LENGTH_MODE))
     if kind == "hf":
-        from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
-
         if entry.get("config") is not None:
             return HFSpeechUpstream(config=entry["config"])
         return HFSpeechUpstream(source=entry.get("ckpt") or entry["upstream"])
@@ -116,12 +92,10 @@ def build_member(entry: dict) -> nn.Module:
 
 
 def _build_s3prl_member(entry: dict) -> nn.Module:
-    from s3prl import hub
-
     name = entry["upstream"]
-    factory = getattr(hub, name, None)
-    if factory is None or name.startswith("_"):
-        raise UnknownNameError(_unknown_name_message(name, hub.options()))
+    factory = hub_upstream(name)
+    if factory is None:
+        raise UnknownNameError(_unknown_name_message(name, s3prl_upstream_names()))
     if entry.get("ckpt") is not None:
         check_local_source(str(entry["ckpt"]), what=f"ckpt of member {entry['name']}", directory=False)
     return S3PRLHubMember(factory(ckpt=entry.get("ckpt"), model_config=entry.get("model_config")))
@@ -136,8 +110,6 @@ class S3PRLHubMember(nn.Module):
 
     def __init__(self, upstream: nn.Module):
         super().__init__()
-        from s3prl_fusion.upstreams.hf_ssl import MaskedFrontEnd
-
         self.upstream = upstream
         self.front_end = MaskedFrontEnd(upstream)
         self.frame_counter: FrameCounter | None = None
@@ -178,7 +150,7 @@ class FrameCounter:
     lengths; for an upstream that follows no such rule each new length is probed once and kept.
     """
 
-    PROBE_START = 16000
+    PROBE_START = SAMPLE_RATE  # one second
     CHECK_LENGTHS = (8037, 37301)
 
     def __init__(self, frames_alone, rate: int):

@@ -13,7 +13,8 @@ SSL_CHECKPOINTS = {
     "wavlmlarge": "microsoft/wavlm-large",
     "data2veclarge": "facebook/data2vec-audio-large",
 }
-WHISPER_SIZES = {"whisper": "small", "whispermedium": "medium"}
+# short name in a preset name -> Whisper size (``whisper_sizes``)
+WHISPER_SHORT_NAMES = {"whisper": "small", "whispermedium": "medium"}
 
 _COMBINATIONS = (
     # Table I (base)
@@ -33,8 +34,8 @@ _COMBINATIONS = (
 
 
 def _member(short_name: str, english_only: bool) -> dict:
-    if short_name in WHISPER_SIZES:
-        size = WHISPER_SIZES[short_name] + ("_en" if english_only else "")
+    if short_name in WHISPER_SHORT_NAMES:
+        size = WHISPER_SHORT_NAMES[short_name] + ("_en" if english_only else "")
         return {"name": f"whisper_{size}", "upstream": f"whisper_{size}"}
     return {"name": short_name, "upstream": SSL_CHECKPOINTS[short_name]}
 
@@ -44,7 +45,7 @@ def _presets() -> dict[str, list[dict]]:
     for combination in _COMBINATIONS:
         name = "fused_" + "_".join(combination)
         presets[name] = [_member(member, english_only=False) for member in combination]
-        if any(member in WHISPER_SIZES for member in combination):
+        if any(member in WHISPER_SHORT_NAMES for member in combination):
             presets[name + "_en"] = [_member(member, english_only=True) for member in combination]
     return presets
 

@@ -7,6 +7,8 @@ Sizes differ between families so layer, frame and dim alignment are all exercise
 """
 from __future__ import annotations
 
+from s3prl_fusion.errors import UnknownNameError
+
 # family -> (model config kwargs); hidden states = layers + 1
 _SSL_SHAPES = {"small": (4, 64), "large": (6, 80)}
 _WHISPER_SHAPES = {"small": (3, 48), "large": (5, 64)}
@@ -53,7 +55,7 @@ def model_family(member: dict) -> str:
     for family in ("wavlm", "hubert", "data2vec"):
         if family in upstream:
             return "data2vec-audio" if family == "data2vec" else family
-    raise ValueError(f"no random stand-in for member {member.get('upstream')!r}: its model family is not recognised")
+    raise UnknownNameError(f"no random stand-in for member {member.get('upstream')!r}: its model family is not recognised")
 
 
 def random_member_override(member: dict) -> dict:

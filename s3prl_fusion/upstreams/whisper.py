@@ -22,28 +22,19 @@ from torch.nn.utils.rnn import pad_sequence
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from s3prl_fusion.upstreams.members import check_local_source
+from s3prl_fusion.errors import SettingError
+from s3prl_fusion.fusion.frames import valid_frame_mask
+from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.upstreams.input_checks import EmptyBatchError, InvalidAudioError
+from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper_features import WhisperLogMel
 
-WHISPER_CHECKPOINTS: dict[str, str] = {
-    "tiny": "openai/whisper-tiny",
-    "tiny_en": "openai/whisper-tiny.en",
-    "base": "openai/whisper-base",
-    "base_en": "openai/whisper-base.en",
-    "small": "openai/whisper-small",
-    "small_en": "openai/whisper-small.en",
-    "medium": "openai/whisper-medium",
-    "medium_en": "openai/whisper-medium.en",
-    "large": "openai/whisper-large",
-    "large_v2": "openai/whisper-large-v2",
-    "large_v3": "openai/whisper-large-v3",
-}
-
-SAMPLE_RATE = 16000
 HOP_LENGTH = 160
 DOWNSAMPLE_RATE = 320
 MIN_SAMPLES = HOP_LENGTH
 LENGTH_MODES = ("exact", "pad30")
+DEFAULT_LENGTH_MODE = "exact"
+WHISPER_LABEL = "Whisper upstream"
 
 
 def whisper_frame_count(num_samples: int) -> int:
@@ -53,12 +44,12 @@ def whisper_frame_count(num_samples: int) -> int:
 
 def _check_feature_extractor(feature_extractor: WhisperFeatureExtractor, config: WhisperConfig) -> None:
     if feature_extractor.sampling_rate != SAMPLE_RATE or feature_extractor.hop_length != HOP_LENGTH:
-        raise ValueError(
+        raise SettingError(
             f"the Whisper feature extractor must use {SAMPLE_RATE} Hz audio and a hop of {HOP_LENGTH} "
             f"samples; got {feature_extractor.sampling_rate} Hz and a hop of {feature_extractor.hop_length}"
         )
     if feature_extractor.feature_size != config.num_mel_bins:
-        raise ValueError(
+        raise SettingError(
             f"the feature extractor makes {feature_extractor.feature_size} mel bins but the encoder "
             f"expects num_mel_bins={config.num_mel_bins}; use a preprocessor_config.json that matches the model"
         )
@@ -82,11 +73,6 @@ def _build_random(config: dict) -> tuple[WhisperEncoder, WhisperFeatureExtractor
     return WhisperEncoder(whisper_config), WhisperFeatureExtractor(feature_size=whisper_config.num_mel_bins)
 
 
-def _valid_frame_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """lengths (B,) -> bool (B, max_length), True on each row's first lengths[b] positions."""
-    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
-
-
 class WhisperEncoderUpstream(nn.Module):
     """Frozen-or-trainable Whisper encoder returning the embedding output and every layer.
 
@@ -95,10 +81,10 @@ class WhisperEncoderUpstream(nn.Module):
     ``transformers.WhisperConfig`` for a randomly initialised encoder, no download).
     """
 
-    def __init__(self, source: str | None = None, config: dict | None = None, length_mode: str = "exact"):
+    def __init__(self, source: str | None = None, config: dict | None = None, length_mode: str = DEFAULT_LENGTH_MODE):
         super().__init__()
         if length_mode not in LENGTH_MODES:
-            raise ValueError(f"length_mode must be 'exact' or 'pad30', got {length_mode!r}")
+            raise SettingError(f"length_mode must be 'exact' or 'pad30', got {length_mode!r}")
         if (source is None) == (config is None):
             raise ValueError(
                 "pass exactly one of source= (a Hugging Face id such as 'openai/whisper-small', or a local "
@@ -154,15 +140,15 @@ class WhisperEncoderUpstream(nn.Module):
     @staticmethod
     def _check_inputs(wavs: list[torch.Tensor]) -> None:
         if len(wavs) == 0:
-            raise ValueError("the Whisper upstream needs at least one waveform, got an empty list")
+            raise EmptyBatchError("the Whisper upstream needs at least one waveform, got an empty list")
         for index, wav in enumerate(wavs):
             if wav.dim() != 1:
-                raise ValueError(
-                    f"utterance {index} has shape {tuple(wav.shape)}; pass each waveform as a 1-D tensor (samples,)"
+                raise InvalidAudioError(
+                    WHISPER_LABEL, index, f"has shape {tuple(wav.shape)}; pass each waveform as a 1-D tensor (samples,)"
                 )
             if wav.numel() < MIN_SAMPLES:
-                raise ValueError(
-                    f"utterance {index} has {wav.numel()} samples; the Whisper encoder needs at least "
+                raise InvalidAudioError(
+                    WHISPER_LABEL, index, f"has {wav.numel()} samples; the Whisper encoder needs at least "
                     f"{MIN_SAMPLES} samples ({MIN_SAMPLES * 1000 // SAMPLE_RATE} ms at {SAMPLE_RATE} Hz) "
                     f"to produce one frame"
                 )
@@ -208,7 +194,7 @@ class WhisperEncoderUpstream(nn.Module):
         before each convolution and masked out of self-attention as keys."""
         encoder = self.encoder
         mel = mel.to(encoder.conv1.weight.dtype)
-        mel_mask = _valid_frame_mask(mel_lengths, mel.shape[-1])
+        mel_mask = valid_frame_mask(mel_lengths, mel.shape[-1])
         all_valid = bool(mel_mask.all())
         if not all_valid:
             mel = mel * mel_mask[:, None, :]
@@ -230,7 +216,7 @@ class WhisperEncoderUpstream(nn.Module):
     @staticmethod
     def _key_padding_mask(frame_lengths: torch.Tensor, num_frames: int, dtype: torch.dtype) -> torch.Tensor:
         """frame_lengths (W,) -> additive mask (W, 1, 1, T): 0 on valid keys, the dtype's minimum on padding."""
-        valid = _valid_frame_mask(frame_lengths, num_frames)
+        valid = valid_frame_mask(frame_lengths, num_frames)
         mask = torch.zeros(valid.shape, dtype=dtype, device=valid.device)
         mask.masked_fill_(~valid, torch.finfo(dtype).min)
         return mask[:, None, None, :]

@@ -30,7 +30,7 @@ import torch
 
 from s3prl_fusion.checkpoints import atomic_save, load_checkpoint
 from s3prl_fusion.downstreams.ml_superb.nbest import DEFAULT_NBEST, DevEvaluation, dev_loss_checkpoint_step, ranked_checkpoint_files
-from s3prl_fusion.errors import UserError
+from s3prl_fusion.errors import MissingPathError, SettingError, UserError, report_user_errors
 
 AVERAGED_NAME = "dev-loss-ave.ckpt"
 MODULE_ENTRIES = ("Upstream", "Featurizer", "Downstream")
@@ -131,17 +131,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.nbest < 1:
-        raise SystemExit(f"error: --nbest must be at least 1, got {args.nbest}")
-    try:
-        out = write_average(Path(args.expdir), args.nbest, args.out)
-    except (CheckpointAverageError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise SettingError(f"--nbest must be at least 1, got {args.nbest}")
+    if args.out and not Path(args.out).parent.is_dir():
+        raise MissingPathError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist")
+    out = write_average(Path(args.expdir), args.nbest, args.out)
     averaged = load_checkpoint(out)["Averaged"]
     print(f"[ml_superb] averaged {len(averaged['checkpoints'])} checkpoints best by dev loss "
           f"(steps {averaged['steps']}, losses {[round(loss, 4) for loss in averaged['dev_losses']]}) -> {out}", file=sys.stderr)
     print(out)
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m s3prl_fusion.downstreams.ml_superb.average", description=__doc__.splitlines()[0])
     add_arguments(parser)

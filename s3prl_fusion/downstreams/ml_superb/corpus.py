@@ -22,11 +22,11 @@ from s3prl_fusion.downstreams.ml_superb.benchmark import (
     FEW_SHOT_TRAINING_UTTERANCES,
     MONO_TRAINING_SOURCE,
     MULTI_MAX_TRAIN_SECONDS,
-    SAMPLE_RATE,
     WORD_LEVEL_MONO_LANGUAGES,
 )
 from s3prl_fusion.downstreams.ml_superb.text import normalize_transcript
 from s3prl_fusion.errors import UserError
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 
 SPLITS = ("train", "dev", "test")
 MODES = ("mono", "multi")

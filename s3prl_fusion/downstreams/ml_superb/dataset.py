@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from s3prl_fusion.downstreams.ml_superb.corpus import Utterance
 from s3prl_fusion.downstreams.ml_superb.text import Tokenizer, Vocabulary
+from s3prl_fusion.errors import SettingError
 
 
 class MlSuperbDataset(Dataset):
@@ -56,7 +57,7 @@ class LengthSortedBatches(Sampler):
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int | None, rank: int = 0, world_size: int = 1):
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+            raise SettingError(f"batch size must be at least 1, got {batch_size}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in a world of {world_size} processes")
         order = sorted(range(len(lengths)), key=lambda index: lengths[index])

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from s3prl_fusion.checkpoints import checkpoint_step
+from s3prl_fusion.errors import SettingError
 
 DEFAULT_NBEST = 5
 CHECKPOINT_PATTERN = re.compile(r"dev-loss-step-(\d+)\.ckpt")
@@ -48,7 +49,7 @@ class DevLossRanking:
 
     def __init__(self, nbest: int = DEFAULT_NBEST, evaluations: list[DevEvaluation] | None = None):
         if nbest < 1:
-            raise ValueError(f"downstream_expert.keep_nbest_models must be at least 1, got {nbest}")
+            raise SettingError(f"downstream_expert.keep_nbest_models must be at least 1, got {nbest}")
         self.nbest = nbest
         self.evaluations = sorted(evaluations or [], key=lambda evaluation: (evaluation.loss, evaluation.step))[:nbest]
 

@@ -24,7 +24,14 @@ import math
 import torch
 from torch import nn
 
+from s3prl_fusion.errors import SettingError, UserError
+from s3prl_fusion.fusion.frames import valid_frame_mask
+
 MIN_CONV2D2_FRAMES = 7
+
+
+class ShortBatchError(UserError, ValueError):
+    """A batch whose longest utterance gives too few feature frames for the conv2d2 subsampling."""
 
 
 def layer_norm(size: int) -> nn.LayerNorm:
@@ -56,7 +63,7 @@ class Conv2dSubsampling2(nn.Module):
     def __init__(self, idim: int, odim: int, dropout_rate: float):
         super().__init__()
         if (idim - 1) // 2 - 2 < 1:
-            raise ValueError(f"conv2d2 needs an input dimension of at least 7, got {idim}")
+            raise SettingError(f"conv2d2 needs an input dimension of at least 7, got {idim}")
         self.conv = nn.Sequential(
             nn.Conv2d(1, odim, 3, 2),
             nn.ReLU(),
@@ -68,7 +75,7 @@ class Conv2dSubsampling2(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, T, idim); mask: (batch, 1, T) bool -> (batch, T', odim), (batch, 1, T')."""
         if x.shape[1] < MIN_CONV2D2_FRAMES:
-            raise ValueError(
+            raise ShortBatchError(
                 f"conv2d2 subsampling needs at least {MIN_CONV2D2_FRAMES} feature frames, got {x.shape[1]}; "
                 "the batch's longest utterance is too short"
             )
@@ -84,7 +91,7 @@ class MultiHeadedAttention(nn.Module):
     def __init__(self, heads: int, d_model: int, dropout_rate: float):
         super().__init__()
         if d_model % heads:
-            raise ValueError(f"attention dimension {d_model} is not divisible by {heads} heads")
+            raise SettingError(f"attention dimension {d_model} is not divisible by {heads} heads")
         self.heads = heads
         self.d_head = d_model // heads
         self.linear_q = nn.Linear(d_model, d_model)
@@ -155,7 +162,7 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, T, input_size); lengths: (batch,) -> (batch, T', output_size), (batch,)."""
-        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(1)
+        mask = valid_frame_mask(lengths, x.shape[1]).unsqueeze(1)
         x, mask = self.embed(x, mask)
         for layer in self.encoders:
             x = layer(x, mask)

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import torch
 
-
-def valid_frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    """(batch, frames) bool, True on frames before each utterance's length."""
-    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+from s3prl_fusion.fusion.frames import valid_frame_mask
 
 
 def utterance_mvn(

@@ -4,20 +4,10 @@ from __future__ import annotations
 import argparse
 
 from s3prl_fusion.upstreams import WHISPER_SIZE_NAMES
+from s3prl_fusion.upstreams.known_shapes import KNOWN_SHAPES
 from s3prl_fusion.upstreams.presets import PRESETS
 
 FRAME_RATE_HZ = 50
-# hidden states (embedding output + one per layer) and width of the published checkpoints
-KNOWN_SHAPES = {
-    "microsoft/wavlm-base-plus": (13, 768),
-    "facebook/hubert-base-ls960": (13, 768),
-    "facebook/data2vec-audio-base": (13, 768),
-    "microsoft/wavlm-large": (25, 1024),
-    "facebook/data2vec-audio-large": (25, 1024),
-    **{f"whisper_{size}{suffix}": shape for size, shape in {
-        "tiny": (5, 384), "base": (7, 512), "small": (13, 768), "medium": (25, 1024)}.items() for suffix in ("", "_en")},
-    **{f"whisper_{size}": (33, 1280) for size in ("large", "large_v2", "large_v3")},
-}
 
 
 def upstream_rows() -> list[tuple[str, str, str, str, str]]:

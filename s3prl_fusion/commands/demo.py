@@ -11,13 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from s3prl_fusion.errors import MissingPathError, UnknownNameError, UserError, did_you_mean
+from s3prl_fusion.interfaces import INTERFACES
 from s3prl_fusion.prepare.librispeech import write_length_tables
-from s3prl_fusion.scoring import asr_error_rates
+from s3prl_fusion.results.error_rates import asr_error_rates
 from s3prl_fusion.task_configs import config_root
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CORPUS = REPO_ROOT / "corpora" / "LibriSpeech"
 DEMO_SPLITS = ("train-clean-100", "dev-clean", "test-clean")
+S3PRL_FEATURES = ("hidden_states", "last_hidden_state")  # what s3prl's own featurizer selects from the fused upstream
+
+
+class RunnerFailedError(UserError):
+    """A runner the demo started ended with an error; the runner printed its own message first."""
 
 
 def runner_command(mode: str, interface: str, expdir: Path, overrides: list[str], device: str, extra: list[str] = ()) -> list[str]:
@@ -33,13 +40,19 @@ def runner_command(mode: str, interface: str, expdir: Path, overrides: list[str]
 def _run(command: list[str]) -> None:
     result = subprocess.run(command)
     if result.returncode != 0:
-        raise SystemExit(f"the s3prl runner failed (exit {result.returncode}): {' '.join(command)}")
+        raise RunnerFailedError(f"the s3prl runner failed (exit {result.returncode}): {' '.join(command)}")
 
 
 def run_demo(out: Path, steps: int, interfaces: list[str], device: str = "cpu") -> dict[str, dict[str, float]]:
     """Returns {row label: {"wer", "cer"}} for the untrained head and each trained interface."""
+    unknown = [name for name in interfaces if name not in (*INTERFACES, *S3PRL_FEATURES)]
+    if unknown:
+        raise UnknownNameError(
+            f"--interfaces {unknown[0]} is neither an interface ({', '.join(INTERFACES)}) nor a feature s3prl's featurizer selects "
+            f"({', '.join(S3PRL_FEATURES)}).{did_you_mean(unknown[0], (*INTERFACES, *S3PRL_FEATURES))}"
+        )
     if not DEMO_CORPUS.is_dir():
-        raise FileNotFoundError(f"the bundled corpus {DEMO_CORPUS} is missing; run corpora/make_corpora.py")
+        raise MissingPathError(f"the bundled corpus {DEMO_CORPUS} is missing; run corpora/make_corpora.py")
     out = Path(out)
     buckets = out / "len_for_bucket"
     write_length_tables(DEMO_CORPUS, buckets, DEMO_SPLITS)

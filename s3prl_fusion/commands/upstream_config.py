@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from s3prl_fusion.random_config import random_upstream_options
+from s3prl_fusion.commands.random_config import random_upstream_options
 from s3prl_fusion.upstreams import WHISPER_SIZE_NAMES
 from s3prl_fusion.upstreams.members import normalize_member
 from s3prl_fusion.upstreams.presets import PRESETS

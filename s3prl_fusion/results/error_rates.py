@@ -5,6 +5,8 @@ from pathlib import Path
 
 import editdistance
 
+from s3prl_fusion.errors import MissingPathError
+
 
 def read_ark(path: Path) -> dict[str, str]:
     """Lines ``utterance_id text...`` -> {utterance_id: text}."""
@@ -32,5 +34,5 @@ def asr_error_rates(expdir: Path, split: str) -> dict[str, float]:
     expdir = Path(expdir)
     hypothesis_file, reference_file = expdir / f"{split}-noLM-hyp.ark", expdir / f"{split}-noLM-ref.ark"
     if not hypothesis_file.is_file():
-        raise FileNotFoundError(f"{hypothesis_file} is missing: evaluate the experiment with -m evaluate -t {split} first")
+        raise MissingPathError(f"{hypothesis_file} is missing: evaluate the experiment with -m evaluate -t {split} first")
     return error_rates(read_ark(hypothesis_file), read_ark(reference_file))

@@ -1,6 +1,6 @@
-"""Runtime fixes for s3prl 0.4.18's ``sv_voxceleb1`` task, applied by post-import hooks.
-
-s3prl's files stay untouched; each patch replaces one method on the imported class, once.
+"""Fixes of s3prl's ``sv_voxceleb1`` task, applied when its modules are first imported
+(``hooks.py``), after ``SV_DATASET_TARGETS`` / ``SV_EXPERT_TARGETS`` are checked; each patch
+replaces one method on the imported class, once.
 
 - ``patch_sv_dataset``: the training set's trimmed-length table is cached per data folder in
   the user's cache directory (s3prl writes one file inside its own package folder, keyed only
@@ -23,8 +23,30 @@ from pathlib import Path
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from s3prl_fusion.errors import MissingPathError, SettingError
+from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
+
 LENGTH_CACHE_ENV = "S3PRL_FUSION_CACHE"
 XVECTOR_CONTEXT_FRAMES = 14  # frames s3prl's five TDNN layers consume
+SV_DATASET = "s3prl.downstream.sv_voxceleb1.dataset"
+SV_EXPERT = "s3prl.downstream.sv_voxceleb1.expert"
+SV_DATASET_TARGETS = (
+    PatchTarget(
+        "the training set's trimmed lengths cached per data folder; missing folders and min_sec named", SV_DATASET,
+        "SpeakerVerifi_train.__init__", ("self", "vad_config", "key_list", "file_path", "meta_data", "max_timestep", "n_jobs"),
+    ),
+    *(PatchTarget("what the training set's lengths are measured with", SV_DATASET, name) for name in ("apply_effects_file", "find_files", "EFFECTS")),
+)
+SV_EXPERT_TARGETS = (
+    PatchTarget(
+        "the attention mask on the features' device", SV_EXPERT, "DownstreamExpert.forward",
+        ("self", "mode", "features", "utter_idx", "labels", "records", "kwargs"),
+    ),
+    PatchTarget(
+        "dev / test scored with that split's own trial list, labels written", SV_EXPERT, "DownstreamExpert.log_records",
+        ("self", "mode", "records", "logger", "global_step", "kwargs"), source_contains=("self.test_dataset.pair_table",),
+    ),
+)
 
 
 def length_cache_dir() -> Path:
@@ -59,6 +81,7 @@ def patch_sv_dataset(dataset_module) -> None:
     train_class = dataset_module.SpeakerVerifi_train
     if getattr(train_class, "_s3prl_fusion_patched", False):
         return
+    check_targets(dataset_module, SV_DATASET_TARGETS)
 
     def trimmed_length(path: str) -> int:
         waveform, _ = dataset_module.apply_effects_file(path, dataset_module.EFFECTS)
@@ -73,7 +96,7 @@ def patch_sv_dataset(dataset_module) -> None:
         self.all_speakers = []
         for root in map(Path, file_path):
             if not root.is_dir():
-                raise FileNotFoundError(
+                raise MissingPathError(
                     f"VoxCeleb1 training audio folder {root} not found: set config.downstream_expert.datarc.file_path "
                     "to the VoxCeleb1 folder holding dev/wav/<speaker>/ and test/wav/<speaker>/"
                 )
@@ -81,7 +104,7 @@ def patch_sv_dataset(dataset_module) -> None:
             self.all_speakers.extend(folder.name for folder in root.iterdir() if folder.is_dir())
             self.dataset.extend(root / name for name, length in lengths.items() if length > vad_config["min_sec"])
         if not self.dataset:
-            raise ValueError(
+            raise SettingError(
                 f"no training utterance under {', '.join(map(str, file_path))} is longer than vad_config.min_sec="
                 f"{vad_config['min_sec']} samples after silence removal: lower it, e.g. "
                 "-o config.downstream_expert.datarc.vad_config.min_sec=8000"
@@ -97,6 +120,7 @@ def patch_sv_expert(expert_module) -> None:
     expert_class = expert_module.DownstreamExpert
     if getattr(expert_class, "_s3prl_fusion_patched", False):
         return
+    check_targets(expert_module, SV_EXPERT_TARGETS)
     if ".cuda()" in inspect.getsource(expert_class.forward):
         expert_class.forward = _sv_forward_on_feature_device
     stock_log_records = expert_class.log_records

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from s3prl_fusion.errors import SettingError, UnknownNameError
 from s3prl_fusion.upstreams import WHISPER_SIZE_NAMES
 from s3prl_fusion.upstreams.presets import PRESETS
 from s3prl_fusion.upstreams.random_members import random_member_override, random_preset_options
@@ -28,14 +29,14 @@ def random_upstream_options(upstream: str, ckpt: str | None = None) -> dict:
         return random_member_override({"upstream": upstream})
     if upstream in GENERIC_SINGLE_UPSTREAMS:
         if not ckpt:
-            raise ValueError(f"-u {upstream} takes its model from -k: pass --ckpt with the Hugging Face id it stands for")
+            raise SettingError(f"-u {upstream} takes its model from -k: pass --ckpt with the Hugging Face id it stands for")
         return random_member_override({"upstream": ckpt})
     if upstream == "fused":
         names = [name.strip() for name in (ckpt or "").split(",") if name.strip()]
         if not names:
-            raise ValueError("-u fused takes its members from -k: pass --ckpt with the comma-separated member names")
+            raise SettingError("-u fused takes its members from -k: pass --ckpt with the comma-separated member names")
         return random_preset_options([{"upstream": name} for name in names])
-    raise ValueError(
+    raise UnknownNameError(
         f"no random stand-in for upstream {upstream!r}: give a preset (fused_...), whisper_<size>, "
         f"fused --ckpt a,b, or {' / '.join(GENERIC_SINGLE_UPSTREAMS)} --ckpt <Hugging Face id>. "
         "s3prl's own hub upstreams ignore -g; use -u hf_ssl -k <id> for an SSL model instead"

@@ -13,8 +13,13 @@ machine, next to its target:
   (cosine similarity of each layer's valid frames): on the fused set's random Whisper member
   and Gaussian noise, or with ``--whisper DIR`` on that pretrained checkpoint and the bundled
   synthetic speech (``corpora/LibriSpeech``);
-- training steps per second of a small ASR-like head (Linear, BiLSTM, CTC) behind an
-  interface, fed from a feature cache against running the members;
+- the feature cache (``s3prl_fusion.cache.measure``): bytes per hour of the merged and int8
+  storage forms over per-member fp16; build throughput with length-bucketed batches over
+  batch 1; a training step (HConv + a small ASR-like head: Linear, BiLSTM, CTC) from the cache
+  over the same step from features already in memory; steps per second from the cache over
+  running the members, with the ASR-like head and with ML-SUPERB's own head and config; and the
+  same head trained from an fp16 and an int8 cache of the bundled corpus (final-loss ratio, the
+  curves with ``--plot``);
 - peak memory of the fused forward against the larger of the members' peaks summed and the
   aligned stacks' size. On CUDA: ``torch.cuda.max_memory_allocated``. On CPU: the peak of
   bytes held through torch's CPU allocator during the call, summed from the allocation events
@@ -40,21 +45,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from s3prl_fusion.cache.builder import build_cache, cache_settings
+from s3prl_fusion.cache.measure import (
+    AsrLikeHead,
+    InMemoryFeatures,
+    MlSuperbHead,
+    TrainingStep,
+    bytes_per_hour,
+    loss_curves,
+    random_labels,
+    timed_build,
+)
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
+from s3prl_fusion.cache.storage import INT8, MERGED, PER_MEMBER
 from s3prl_fusion.cache.upstream import CachedFusedUpstream
-from s3prl_fusion.demo import DEMO_CORPUS
+from s3prl_fusion.commands.demo import DEMO_CORPUS
+from s3prl_fusion.errors import MissingPathError, SettingError
 from s3prl_fusion.interfaces import INTERFACES, HierarchicalConv, build_interface
+from s3prl_fusion.plots import plot_loss_curves
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
 from s3prl_fusion.upstreams.random_members import random_member_override
 from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
 
-SAMPLE_RATE = 16000
 WHISPER_SMALL_SIZE = {
     "d_model": 768, "encoder_layers": 12, "encoder_attention_heads": 12, "encoder_ffn_dim": 3072,
     "decoder_layers": 1, "decoder_attention_heads": 12, "decoder_ffn_dim": 3072, "num_mel_bins": 80,
 }
 CACHE_INTERFACES = ("ws", "hconv")
+STORAGE_FORMS = ((PER_MEMBER, "fp16"), (MERGED, "fp16"), (PER_MEMBER, INT8), (MERGED, INT8))
 
 
 @dataclass
@@ -68,6 +86,8 @@ class BenchSetup:
     repeats: int
     online_steps: int
     cached_steps: int
+    int8_utterances: int
+    int8_steps: int
 
 
 def default_setup() -> BenchSetup:
@@ -76,7 +96,8 @@ def default_setup() -> BenchSetup:
         {"name": "wavlm_base_size", "kind": "hf", "config": {"model_type": "wavlm"}},
         {"name": "whisper_small_size", "kind": "whisper", "length_mode": "exact", "config": dict(WHISPER_SMALL_SIZE)},
     ]
-    return BenchSetup(members, seconds=10.0, batch=8, whisper_seconds=(2.0, 5.0, 15.0), repeats=2, online_steps=2, cached_steps=5)
+    return BenchSetup(members, seconds=10.0, batch=8, whisper_seconds=(2.0, 5.0, 15.0), repeats=2, online_steps=2, cached_steps=5,
+                      int8_utterances=64, int8_steps=40)
 
 
 def quick_setup() -> BenchSetup:
@@ -85,22 +106,8 @@ def quick_setup() -> BenchSetup:
         {"name": "wavlm_small", **random_member_override({"upstream": "microsoft/wavlm-base-plus"})},
         {"name": "whisper_small_random", "length_mode": "exact", **random_member_override({"upstream": "whisper_small"})},
     ]
-    return BenchSetup(members, seconds=1.0, batch=2, whisper_seconds=(0.5, 1.0, 2.0), repeats=1, online_steps=1, cached_steps=2)
-
-
-class AsrLikeHead(nn.Module):
-    """(B, T, D) features -> CTC loss over random character targets: Linear(D -> 256), BiLSTM(256), Linear(-> vocab)."""
-
-    def __init__(self, input_dim: int, vocab: int = 32, hidden: int = 256):
-        super().__init__()
-        self.project = nn.Linear(input_dim, hidden)
-        self.lstm = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
-        self.classify = nn.Linear(2 * hidden, vocab)
-
-    def forward(self, features: Tensor, lengths: Tensor, targets: Tensor, target_lengths: Tensor) -> Tensor:
-        hidden, _ = self.lstm(self.project(features))
-        log_probs = self.classify(hidden).log_softmax(-1).transpose(0, 1)  # (T, B, vocab)
-        return F.ctc_loss(log_probs, targets, lengths.cpu(), target_lengths, zero_infinity=True)
+    return BenchSetup(members, seconds=1.0, batch=2, whisper_seconds=(0.5, 1.0, 2.0), repeats=1, online_steps=1, cached_steps=2,
+                      int8_utterances=16, int8_steps=10)
 
 
 @dataclass
@@ -179,7 +186,7 @@ class CorpusSpeech:
 
     def __init__(self, corpus: Path = DEMO_CORPUS):
         if not Path(corpus).is_dir():
-            raise FileNotFoundError(f"the speech corpus {corpus} is missing; run corpora/make_corpora.py or measure from a source checkout")
+            raise MissingPathError(f"the speech corpus {corpus} is missing; run corpora/make_corpora.py or measure from a source checkout")
         self.utterances = [read_waveform(path) for path in collect_audio_files([], [str(corpus)])]
         self.description = f"synthetic speech ({len(self.utterances)} utterances of {corpus}, joined to length)"
 
@@ -203,10 +210,10 @@ def pretrained_whisper(directory: str) -> WhisperEncoderUpstream:
     would build from it, in ``exact`` mode."""
     config_file = Path(directory) / "config.json"
     if not config_file.is_file():
-        raise FileNotFoundError(f"--whisper {directory}: no config.json there; give a folder written by a Whisper model's save_pretrained")
+        raise MissingPathError(f"--whisper {directory}: no config.json there; give a folder written by a Whisper model's save_pretrained")
     model_type = json.loads(config_file.read_text()).get("model_type")
     if model_type != "whisper":
-        raise ValueError(f"--whisper {directory}: its config.json says model_type {model_type!r}; give a Whisper checkpoint folder")
+        raise SettingError(f"--whisper {directory}: its config.json says model_type {model_type!r}; give a Whisper checkpoint folder")
     return WhisperEncoderUpstream(source=str(directory), length_mode="exact")
 
 
@@ -369,44 +376,81 @@ class Bench:
             paths.append(path)
         return paths
 
-    def _training_rates(self, upstreams: dict[str, nn.Module], wavs: list[Tensor], interface_name: str, layout: tuple) -> dict[str, float]:
-        """Steps per second of upstream (no grad) -> interface -> AsrLikeHead -> Adam, for each
-        upstream in turn on one interface and head; one cached step warms them up first."""
-        torch.manual_seed(0)
-        interface = build_interface(interface_name, *layout).to(self.device)
-        head = AsrLikeHead(interface.output_dim).to(self.device)
-        optimizer = torch.optim.Adam([*interface.parameters(), *head.parameters()], lr=1e-4)
+    def _step_time(self, trainer: TrainingStep, upstream: nn.Module, wavs: list[Tensor], labels: list[list[int]], steps: int) -> float:
+        """Best time of ``steps`` training steps of ``trainer`` from ``upstream``, after one warm-up step."""
+        trainer.step(upstream, wavs, labels)
+        return best_time(lambda: trainer.step(upstream, wavs, labels), steps, self.device)
 
-        def step(upstream: nn.Module) -> None:
-            with torch.no_grad():
-                features = upstream(wavs)
-            lengths = features["fusion_lengths"]
-            target_lengths = torch.clamp(lengths // 4, min=1).cpu()
-            targets = torch.randint(1, 32, (int(target_lengths.sum()),))
-            loss = head(interface(features["fusion_stacks"]), lengths, targets, target_lengths)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-        step(upstreams["cached"])
-        steps = {"cached": self.setup.cached_steps, "on the fly": self.setup.online_steps}
-        return {name: 1 / best_time(lambda: step(upstream), steps[name], self.device) for name, upstream in upstreams.items()}
-
-    def cache_speedup(self) -> None:
+    def feature_cache(self) -> None:
+        """The feature cache against its alternatives (``s3prl_fusion.cache.measure``): bytes per
+        hour of each storage form over per-member fp16; build throughput batched over batch 1;
+        a cached step over the same step from features in memory; cached over on-the-fly steps/s
+        with an ASR-like head and with ML-SUPERB's own head and config."""
         with tempfile.TemporaryDirectory() as folder:
             folder = Path(folder)
             files = self._write_audio(folder)
-            settings = cache_settings(self.fused, "bench", None, 0, "fp16", self.device)
-            manifest = build_cache(self.fused, settings, files, folder / "cache", self.device, batch_size=self.setup.batch, log=lambda _: None)
-            self.notes += ["cache (fp16): " + line.strip() for line in manifest.disk_usage_lines()]
-            cached = CachedFusedUpstream(folder / "cache")
+            builds = {form: timed_build(self.fused, files, folder / "-".join(form), self.device, *form) for form in STORAGE_FORMS}
+            self._storage_rows(builds)
+            # both timed after the builds above, so neither pays the first build's warm-up
+            _, batched_seconds = timed_build(self.fused, files, folder / "batched", self.device, PER_MEMBER, "fp16")
+            _, batch_one_seconds = timed_build(self.fused, files, folder / "batch-1", self.device, PER_MEMBER, "fp16", batch_size=1, batch_seconds=None)
+            self.notes.append(f"cache build of {len(files)} x {self.setup.seconds:g} s: batched {batched_seconds:.2f} s, batch 1 {batch_one_seconds:.2f} s")
+            speedup = batch_one_seconds / batched_seconds
+            self.rows.append(Row("cache build throughput: batched / batch 1", speedup, "x", "> 1x", speedup > 1))
+            cached = CachedFusedUpstream(folder / "-".join((PER_MEMBER, "fp16")))
             wavs = [read_waveform(path).to(self.device) for path in files]
-            upstreams = {"cached": cached, "on the fly": self.fused}
-            for name in CACHE_INTERFACES:
-                rates = self._training_rates(upstreams, wavs, name, (cached.layer_counts, cached.dims))
-                self.notes.append(f"{name} training: cached {rates['cached']:.3f} steps/s, on the fly {rates['on the fly']:.3f} steps/s")
-                speedup = rates["cached"] / rates["on the fly"]
-                self.rows.append(Row(f"cached / on-the-fly steps/s ({name} + ASR-like head)", speedup, "x", ">= 10x", speedup >= 10))
+            labels = random_labels(wavs, torch.Generator().manual_seed(0))
+            self._cached_step_rows(cached, wavs, labels)
+
+    def _storage_rows(self, builds: dict[tuple[str, str], tuple]) -> None:
+        reference = bytes_per_hour(builds[(PER_MEMBER, "fp16")][0])
+        for (storage, dtype), (manifest, _) in builds.items():
+            self.notes += [f"cache ({storage} {dtype}): " + line.strip() for line in manifest.disk_usage_lines()]
+            if (storage, dtype) == (PER_MEMBER, "fp16"):
+                continue
+            ratio = bytes_per_hour(manifest) / reference
+            target, passed = ("<= 0.25x", ratio <= 0.25) if (storage, dtype) == (MERGED, INT8) else ("", None)
+            self.rows.append(Row(f"cache bytes/h: {storage} {dtype} / per-member fp16", ratio, "x", target, passed))
+
+    def _cached_step_rows(self, cached: CachedFusedUpstream, wavs: list[Tensor], labels: list[list[int]]) -> None:
+        steps = self.setup.cached_steps
+        memory = InMemoryFeatures(cached(wavs))
+        trainer = TrainingStep(cached, "hconv", AsrLikeHead, self.device)
+        cached_time, memory_time = (self._step_time(trainer, upstream, wavs, labels, steps) for upstream in (cached, memory))
+        self.notes.append(f"hconv + ASR-like head step: from the cache {cached_time:.4f} s, from features in memory {memory_time:.4f} s")
+        ratio = cached_time / memory_time
+        self.rows.append(Row("cached step / in-memory features step (hconv + ASR-like head)", ratio, "x", "<= 1.2x", ratio <= 1.2))
+        heads = {f"{name} + ASR-like head": (name, AsrLikeHead) for name in CACHE_INTERFACES}
+        heads["hconv + ML-SUPERB head and config"] = ("hconv", MlSuperbHead)
+        for label, (interface, head) in heads.items():
+            trainer = TrainingStep(cached, interface, head, self.device)
+            cached_time = self._step_time(trainer, cached, wavs, labels, steps)
+            online_time = self._step_time(trainer, self.fused, wavs, labels, self.setup.online_steps)
+            self.notes.append(f"{label} training: cached {1 / cached_time:.3f} steps/s, on the fly {1 / online_time:.3f} steps/s")
+            speedup = online_time / cached_time
+            self.rows.append(Row(f"cached / on-the-fly steps/s ({label})", speedup, "x", ">= 10x", speedup >= 10))
+
+    def int8_training(self, corpus: Path, plot: Path | None) -> None:
+        """The same seeded hconv + ASR-like head trained from an fp16 and an int8 cache of the
+        bundled corpus on the same batches: the ratio of their final losses, and both curves."""
+        files = collect_audio_files([], [str(corpus)])[: self.setup.int8_utterances]
+        wavs = [read_waveform(path).to(self.device) for path in files]
+        labels = random_labels(wavs, torch.Generator().manual_seed(0))
+        batches = [(wavs[start : start + self.setup.batch], labels[start : start + self.setup.batch]) for start in range(0, len(wavs), self.setup.batch)]
+        with tempfile.TemporaryDirectory() as folder:
+            caches = {}
+            for dtype in ("fp16", INT8):
+                timed_build(self.fused, files, Path(folder) / dtype, self.device, PER_MEMBER, dtype)
+                caches[dtype] = CachedFusedUpstream(Path(folder) / dtype)
+            curves = loss_curves(caches, batches, "hconv", self.setup.int8_steps, self.device)
+        tail = max(1, len(curves["fp16"]) // 5)
+        final = {dtype: sum(curve[-tail:]) / tail for dtype, curve in curves.items()}
+        self.rows.append(Row(f"head loss from int8 / fp16 cache (mean of last {tail} of {len(curves['fp16'])} steps)", final[INT8] / final["fp16"], "x"))
+        for dtype, curve in curves.items():
+            self.notes.append(f"{dtype} cache training loss ({len(files)} utterances of {corpus}): " + " ".join(f"{loss:.3f}" for loss in curve))
+        if plot is not None:
+            plot_loss_curves(plot, curves, f"hconv + ASR-like head from a per-member cache of {len(files)} bundled utterances")
+            self.notes.append(f"loss curves: {plot}")
 
     def memory(self, aligned_bytes: int) -> None:
         """Peak memory of the fused forward against the members' peaks and ``aligned_bytes``, the
@@ -422,7 +466,8 @@ class Bench:
         ratio = fused_peak / reference
         self.rows.append(Row("fused peak / max(sum of member peaks, aligned stacks)", ratio, "x", "<= 1.25x", ratio <= 1.25))
 
-    def run(self) -> None:
+    def run(self, plot: Path | None = None) -> None:
+        """Every measurement; ``plot``: where to write the int8-vs-fp16 loss curves (PNG), or None."""
         _progress("fusion overhead")
         members_time = self.fusion_overhead()
         if self.autocast != "none":
@@ -437,7 +482,9 @@ class Bench:
         _progress("Whisper length modes")
         self.whisper_length_modes()
         _progress("feature cache")
-        self.cache_speedup()
+        self.feature_cache()
+        _progress("int8 vs fp16 cache: training a head")
+        self.int8_training(DEMO_CORPUS / "train-clean-100", plot)
         _progress("peak memory")
         self.memory(aligned_bytes)
 
@@ -465,6 +512,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a pretrained Whisper checkpoint folder for the exact-vs-pad30 rows, measured on the bundled synthetic speech "
         "(default: the random Whisper member, on noise)",
     )
+    parser.add_argument("--plot", metavar="PNG", help="write the training loss curves of the int8 and fp16 caches here")
     parser.add_argument(
         "--autocast", choices=["none", *AUTOCAST_DTYPES], default="none",
         help="run the members under autocast in every measurement, and also time the fused forward in fp32 against it",
@@ -482,6 +530,6 @@ def run(args: argparse.Namespace) -> None:
         f"{setup.batch} utterances x {setup.seconds:g} s, best of {setup.repeats}"
     )
     print(bench.length_mode_line())
-    bench.run()
+    bench.run(Path(args.plot) if args.plot else None)
     print(format_table(bench.rows))
     print("\n".join(bench.notes))

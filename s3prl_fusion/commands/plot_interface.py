@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from s3prl_fusion.checkpoints import EXTRA_STATE_KEY, load_checkpoint
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.interfaces import build_interface
-from s3prl_fusion.visualize import plot_layer_weights, summarize_layer_weights
+from s3prl_fusion.plots import plot_layer_weights, summarize_layer_weights
 
 INTERFACE_PREFIX = "interface."
 
@@ -23,7 +24,7 @@ def learned_layer_weights(featurizer_state: dict) -> tuple[list[Tensor], list[st
     """A checkpoint's ``Featurizer`` entry -> (per-member (L_i,) shares, member names, title)."""
     if EXTRA_STATE_KEY not in featurizer_state:
         if "weights" not in featurizer_state:
-            raise ValueError("this checkpoint's featurizer has no layer weights (it selected a single feature with -s/-l)")
+            raise SettingError("this checkpoint's featurizer has no layer weights (it selected a single feature with -s/-l)")
         return [torch.softmax(featurizer_state["weights"].float(), dim=-1)], ["upstream"], "s3prl weighted sum (-s hidden_states)"
     setup = featurizer_state[EXTRA_STATE_KEY]
     interface = build_interface(setup["interface"], setup["layer_counts"], setup["dims"], **setup["settings"])

@@ -1,0 +1,55 @@
+"""Which ``-d`` tasks train from a feature cache (``-u fused_cache``), and why SV cannot.
+
+A cache holds the features of the exact waveform each file decodes to (``keys``), so a task can
+train and be evaluated from it when its datasets hand the upstream every file whole and unchanged:
+    asr        s3prl's: each LibriSpeech file of the length tables, read whole
+    emotion    s3prl's: each IEMOCAP utterance of the meta data, read whole; its ``Resample`` is
+               the identity on IEMOCAP's 16 kHz audio, so all five folds read from one cache
+    ml_superb  the plugin's: each ``wav/<utt_id>.wav`` of the transcripts, read whole; SpecAugment
+               masks the interface's output, after the cache
+Refused before anything is built: ``sv_voxceleb1`` (``UNCACHEABLE_TASKS`` says why). Any other
+task is not refused: a waveform the cache lacks stops its run at the first batch that holds one
+(``CacheMissError``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from s3prl_fusion.cache.manifest import MANIFEST_NAME
+from s3prl_fusion.errors import UserError
+
+CACHED_UPSTREAM = "fused_cache"
+UNCACHEABLE_TASKS = {
+    "sv_voxceleb1": (
+        "its training set crops a random segment of each utterance anew on every pass (datarc.max_timestep), "
+        "and every split passes through sox effects (gain, silence trimming) before the upstream, so the upstream "
+        "never gets a file's own waveform and no feature cache can hold what it gets"
+    ),
+}
+
+
+class UncacheableTaskError(UserError, ValueError):
+    """A task whose waveforms a feature cache cannot hold, run with ``-u fused_cache``."""
+
+
+def _built_with(cache_dir: str | None) -> str:
+    """The ``-u`` (and ``-k``) the cache at ``cache_dir`` was built with, as flags, where its
+    manifest says; else a description of them."""
+    manifest = Path(cache_dir or "") / MANIFEST_NAME
+    try:
+        settings = json.loads(manifest.read_text())["settings"]
+        flags = f"-u {settings['upstream']}" + (f" -k {settings['upstream_ckpt']}" if settings.get("upstream_ckpt") else "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "the fused upstream the cache was built from (-u fused -g members.yaml, or a fused_* preset)"
+    return f"{flags} (the upstream the cache was built from), with the -g it was built with"
+
+
+def check_cached_task(upstream: str, task: str, cache_dir: str | None = None) -> None:
+    """Refuse ``-u fused_cache -d task`` (``cache_dir``: its ``-k``) for a task in ``UNCACHEABLE_TASKS``."""
+    if upstream != CACHED_UPSTREAM or task not in UNCACHEABLE_TASKS:
+        return
+    raise UncacheableTaskError(
+        f"-d {task} cannot train or be evaluated from a feature cache (-u {CACHED_UPSTREAM}): {UNCACHEABLE_TASKS[task]}. "
+        f"Run its members on the fly instead: {_built_with(cache_dir)}. recipes/sv.sh runs SV on the fly, also with CACHE=1"
+    )

@@ -1,0 +1,29 @@
+"""The one place where the plugin touches s3prl: everything it changes in s3prl is here.
+
+s3prl's files are never edited. A ``.pth`` file imports ``s3prl_fusion``, which installs
+post-import hooks (``hooks.py``); each s3prl module below is changed the moment it is first
+imported, after the adapter checks that the installed s3prl has the functions, parameters and
+code the change was written for (``targets.py``: tested on s3prl 0.4.17 and 0.4.18; any other
+form stops the run with a message naming the patch, before anything is patched).
+
+=========================================  ================================================
+s3prl module                               what changes (module of this package)
+=========================================  ================================================
+``s3prl.hub``                              the plugin's upstream names added (``registration``)
+``s3prl.downstream.runner``                ``Runner.__init__`` / ``_get_featurizer`` /
+                                           ``_get_downstream`` / ``train`` / ``evaluate``, and
+                                           the module's ``torch.save``, ``os.remove``, ``DDP``
+                                           (``runner``, with ``run_checks``, ``batch_names``,
+                                           ``distributed``)
+``s3prl.run_downstream`` (or the script    its arguments (``-a``, ``-e``, ``--local_rank``
+of a checkout)                             under torchrun) and, without CUDA, its
+                                           ``torch.cuda.set_device`` (``script``)
+``s3prl.downstream.sv_voxceleb1.dataset``  ``SpeakerVerifi_train.__init__`` (``sv_task``)
+``s3prl.downstream.sv_voxceleb1.expert``   ``DownstreamExpert.forward`` / ``log_records``
+                                           (``sv_task``)
+``s3prl.nn``                               ``S3PRLUpstream`` subclassed, not changed (``nn``)
+=========================================  ================================================
+
+What newer torch / torchaudio / huggingface_hub broke in s3prl is ``s3prl_fusion.compat``'s job,
+not this package's. ``hub.py`` is how the rest of the plugin reaches s3prl's hub upstreams.
+"""

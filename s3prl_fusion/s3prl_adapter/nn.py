@@ -1,0 +1,108 @@
+"""The interfaces through s3prl's newer API (``s3prl.nn``), the path ESPnet's s3prl frontend uses
+(imported by users as ``s3prl_fusion.nn``).
+
+    upstream = FusedS3PRLUpstream("fused_wavlm_whisper")            # any -u name, as S3PRLUpstream
+    featurizer = InterfaceFeaturizer(upstream, interface="hconv")   # or s3prl.nn.Featurizer(upstream)
+    all_hs, all_lens = upstream(wavs, wavs_len)                   # wavs (B, samples), wavs_len (B,)
+    hs, hs_len = featurizer(all_hs, all_lens)                     # (B, T, output_size), (B,)
+
+``FusedS3PRLUpstream`` is ``s3prl.nn.S3PRLUpstream`` whose returned layer list also carries the
+per-member stacks, so s3prl's own ``Featurizer`` (weighted sum) and the plugin's interfaces
+both accept its output.
+"""
+from __future__ import annotations
+
+import sys
+
+import torch
+from s3prl.nn import S3PRLUpstream
+from torch import Tensor, nn
+
+from s3prl_fusion.featurizer import member_stacks
+from s3prl_fusion.interfaces import build_interface
+from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
+from s3prl_fusion.sample_rate import SAMPLE_RATE
+
+NN_TARGETS = (
+    PatchTarget(
+        "each member's layer stack kept beside s3prl.nn's layer list", "s3prl.nn.upstream", "S3PRLUpstream.forward",
+        ("self", "wavs", "wavs_len"), source_contains=('self.upstream(wavs_list)["hidden_states"]',),
+    ),
+)
+check_targets(sys.modules[S3PRLUpstream.__module__], NN_TARGETS)
+
+
+class LayerList(list):
+    """s3prl.nn's list of layers (B, T, D), plus ``member_stacks``: N tensors (L_i, B, T, D_i)."""
+
+    member_stacks: list[Tensor]
+
+
+class FusedS3PRLUpstream(S3PRLUpstream):
+    """``S3PRLUpstream`` for any upstream name, keeping each member's own layer stack.
+
+    Lengths are the upstream's own valid frames (``fusion_lengths`` of a fused upstream,
+    ``feature_lengths`` of a member), not s3prl's ``ceil(samples / rate)`` guess, and every
+    returned layer has exactly ``max(lengths)`` frames.
+    """
+
+    def forward(self, wavs: Tensor, wavs_len: Tensor) -> tuple[LayerList, list[Tensor]]:
+        """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers (B, T, D), per-layer lengths (B,))."""
+        captured = {}
+        inner_forward = self.upstream.forward
+
+        def capture(wavs_list):
+            features = inner_forward(wavs_list)
+            captured["stacks"], _ = member_stacks(features)
+            captured["lengths"] = _reported_lengths(features)
+            return features
+
+        self.upstream.forward = capture
+        try:
+            all_hs, all_lens = super().forward(wavs, wavs_len)
+        finally:
+            del self.upstream.forward
+        if captured["lengths"] is not None:
+            lengths = torch.minimum(captured["lengths"].to(all_lens[0].device), all_lens[0])
+            all_lens = [lengths] * len(all_hs)
+        frames = int(all_lens[0].max())
+        layers = LayerList(layer[:, :frames] for layer in all_hs)
+        layers.member_stacks = [stack[:, :, :frames] for stack in captured["stacks"]]
+        return layers, all_lens
+
+
+def _reported_lengths(features: dict) -> Tensor | None:
+    """The valid frames (B,) the upstream reports itself, if it does."""
+    for key in ("fusion_lengths", "feature_lengths"):
+        if features.get(key) is not None:
+            return features[key].to(torch.long)
+    return None
+
+
+class InterfaceFeaturizer(nn.Module):
+    """``s3prl.nn.Featurizer``'s contract with a fusion interface instead of the weighted sum.
+
+    Args:
+        upstream: a FusedS3PRLUpstream.
+        interface: ``ws`` | ``gumd`` | ``hconv`` | ``chconv``; ``settings`` are its options.
+    """
+
+    def __init__(self, upstream: FusedS3PRLUpstream, interface: str = "hconv", **settings):
+        super().__init__()
+        with torch.no_grad():
+            layers, _ = upstream(torch.randn(1, SAMPLE_RATE), torch.tensor([SAMPLE_RATE]))
+        stacks = layers.member_stacks
+        self.interface = build_interface(interface, [s.size(0) for s in stacks], [s.size(-1) for s in stacks], **settings)
+        self._downsample_rate = upstream.downsample_rates[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.interface.output_dim
+
+    @property
+    def downsample_rate(self) -> int:
+        return self._downsample_rate
+
+    def forward(self, all_hs: LayerList, all_lens: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """(layers from FusedS3PRLUpstream, their lengths) -> ((B, T, output_size), (B,))."""
+        return self.interface(all_hs.member_stacks), all_lens[0]
