@@ -12,6 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASR_CONFIGS = REPO_ROOT / "downstream_configs" / "asr"
 DEMO_UPSTREAM = ASR_CONFIGS / "demo_upstream.yaml"
 LIBRISPEECH_MINI = REPO_ROOT / "corpora" / "LibriSpeech"
+# a real pretrained checkpoint beside the checkout (absent from a user's clone: tests that need it skip)
+WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 
 
 def run_recipe(script: str, arguments: list[str], **environment: str) -> subprocess.CompletedProcess:
@@ -38,6 +40,30 @@ def run_python(args: list[str], cwd: Path | None = None, timeout: int = 600, che
     if check and result.returncode != 0:
         raise AssertionError(f"python {' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")
     return result
+
+
+def user_error_line(result: subprocess.CompletedProcess) -> str:
+    """The one ``error:`` line of a run that a user's mistake stopped: exit status 2, no traceback."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    return errors[0]
+
+
+def command_failure(*arguments: str) -> str:
+    """The ``error:`` line of ``s3prl-fusion <arguments>`` run in a fresh interpreter, which a mistake stops."""
+    return user_error_line(run_python(["-m", "s3prl_fusion.cli", *arguments], check=False))
+
+
+def runner_failure(tmp_path: Path, *flags: str) -> str:
+    """The stderr of a runner start (``-p tmp_path/exp``) that a mistake stops: exit status 2, one
+    message, no traceback, no checkpoint written."""
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu", *flags],
+                        cwd=tmp_path, check=False)
+    user_error_line(result)
+    assert not list((tmp_path / "exp").glob("states-*.ckpt"))
+    return result.stderr
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,10 @@ import re
 import pytest
 import torch
 
-from conftest import LIBRISPEECH_MINI, REPO_ROOT
+from conftest import LIBRISPEECH_MINI, WHISPER_TINY_EN
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.commands.bench import CorpusSpeech, _layer_cosines, peak_memory, pretrained_whisper
-
-WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 
 TARGET_ROWS = {
     "fusion overhead": "<= 3%",
@@ -54,6 +52,9 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, 
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         assert cells[2] == target and cells[3] in ("pass", "FAIL")
         assert math.isfinite(float(re.sub(r"[%x]$", "", cells[1])))
+    limits = {label: float(row.split("|")[2].strip().rstrip("x")) for label, row in zip(labels, rows) if label.startswith("limit: in-memory / on-the-fly")}
+    assert [label.split("(")[1] for label in limits] == ["ws + ASR-like head)", "hconv + ASR-like head)", "hconv + ML-SUPERB head and config)"]
+    assert all(math.isfinite(value) and value > 0 for value in limits.values())
     cosines = [float(value) for line in printed.splitlines() if line.startswith("cosine exact vs pad30") for value in line.split(":")[1].split()]
     assert len(cosines) == 3 * 4 and all(-1 <= value <= 1.0001 for value in cosines)
     assert "MiB per hour of audio" in printed and "torch profiler CPU allocation events" in printed

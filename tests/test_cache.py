@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from test_command_mistakes import command_failure
-from test_config_errors import runner_failure
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, command_failure, run_python, runner_failure
 from s3prl_fusion.cache import CacheMissError, CachedFusedUpstream, waveform_key
 from s3prl_fusion.cache.builder import build_fused_upstream
 from s3prl_fusion.cache.manifest import Manifest
@@ -188,7 +186,6 @@ def test_manifest_is_plain_json(cache_dir):
 
 def test_runner_trains_from_the_cache(tmp_path, librispeech_buckets):
     """s3prl's runner with -u fused_cache: the members never run, the interface and head train."""
-    from conftest import run_python
 
     cache = tmp_path / "cache"
     cli_main(["cache", "build", "-u", "fused", "-g", str(DEMO_UPSTREAM), "--data", str(librispeech_buckets / "train-clean-100.csv"),

@@ -11,7 +11,7 @@ import torch
 import yaml
 from test_real_shapes import BASE_SIZE_MEMBERS
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, REPO_ROOT
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, REPO_ROOT, WHISPER_TINY_EN
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.plan import Audio, aligned_frames, audio_from_data, epoch_batches, fused_members, member_bytes, member_shape, read_training
 from s3prl_fusion.cli import main as cli_main
@@ -19,7 +19,6 @@ from s3prl_fusion.upstreams.fused import FusedUpstream
 
 ML_SUPERB_MINI = REPO_ROOT / "corpora" / "ml_superb"
 ML_SUPERB_CONFIG = REPO_ROOT / "downstream_configs" / "ml_superb" / "config.yaml"
-WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 
 
 def plan_output(capsys, *arguments: str) -> str:

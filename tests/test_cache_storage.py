@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_config_errors import runner_failure
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python, runner_failure
 from s3prl_fusion.cache import CachedFusedUpstream, waveform_key
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.plan import aligned_frames, audio_from_data, bytes_per_hour, fused_members, member_shape, stored_bytes
@@ -169,6 +168,28 @@ def test_int8_reads_back_within_the_printed_error_and_half_a_step(caches, wavs, 
             computed = reference_array[reference_entry["offset"]: reference_entry["offset"] + entry["frames"]]
             assert np.all(np.abs(decode(block, "int8") - computed) <= int8_scales(block) / 2 * (1 + 1e-6) + 1e-7)
             assert np.abs(block[2:]).max() <= 127
+
+
+@pytest.mark.parametrize("storage, dtype", FORMS)
+def test_every_form_reads_a_mixed_length_batch_with_zeros_past_each_utterance(caches, wavs, storage, dtype):
+    """The batch is decoded in place into uninitialised memory: each utterance's frames equal its
+    block decoded alone, and every frame past its length is zero, whatever the memory held."""
+    garbage = [torch.full((4, 8, 64, 64), float("nan")) for _ in range(8)]  # freed memory a new batch may reuse
+    del garbage
+    batch = [wavs[0], wavs[-1], wavs[3]]
+    features = read(caches, storage, dtype, batch)
+    stacks = features["fusion_stacks"] if storage == "per-member" else [features["fusion_merged"]]
+    folder = caches[storage, dtype][0]
+    manifest = Manifest.load(folder)
+    for position, wav in enumerate(batch):
+        entry = manifest.utterances[waveform_key(wav)]
+        arrays = open_shard(folder, manifest.shard(entry["shard"]))
+        for stack, array in zip(stacks, arrays):
+            block = np.asarray(array[entry["offset"]: entry["offset"] + stored_rows(dtype, entry["frames"])])
+            alone = torch.from_numpy(decode(block, dtype)).permute(1, 0, 2)
+            assert torch.equal(stack[:, position, : entry["frames"]], alone)
+            assert torch.count_nonzero(stack[:, position, entry["frames"]:]) == 0
+    assert len({int(length) for length in features["fusion_lengths"]}) > 1
 
 
 def test_int8_block_of_silence_and_of_overflowing_values():

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 import s3prl_fusion  # noqa: F401  (s3prl's torchaudio calls read audio through the plugin's reader)
-from conftest import REPO_ROOT, checked, run_python, run_recipe
+from conftest import REPO_ROOT, checked, run_python, run_recipe, user_error_line
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.sources import read_waveform
@@ -142,9 +142,7 @@ def test_sv_from_a_cache_stops_at_start_with_why_and_what_to_run(cached_emotion_
     out_dir, _ = cached_emotion_run
     result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused_cache", "-k", str(out_dir / "cache"),
                          "-s", "ws", "-d", "sv_voxceleb1", "-p", str(tmp_path / "sv"), "--device", "cpu"], check=False)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    message = next(line for line in result.stderr.splitlines() if line.startswith("error: "))
+    message = user_error_line(result)
     assert "-d sv_voxceleb1 cannot train or be evaluated from a feature cache" in message and "random segment" in message
     assert "on the fly instead: -u fused (the upstream the cache was built from), with the -g it was built with" in message
     assert not list((tmp_path / "sv").glob("*.ckpt"))
@@ -183,7 +181,7 @@ def test_ml_superb_mono_and_multi_train_and_decode_from_one_cache(tmp_path):
 
 
 def cache_choice(upstream: str, *flags: str, **environment: str) -> str:
-    script = f'source recipes/lib.sh; fusion_use_cache "$@"; echo "dir=$FUSION_CACHE_DIR k=$FUSION_UPSTREAM_CKPT flags=${{FUSION_RUNNER_FLAGS[*]}}"'
+    script = 'source recipes/lib.sh; fusion_use_cache "$@"; echo "dir=$FUSION_CACHE_DIR k=$FUSION_UPSTREAM_CKPT flags=${FUSION_RUNNER_FLAGS[*]}"'
     result = subprocess.run(["bash", "-c", script, "bash", upstream, "OUT", *flags], cwd=REPO_ROOT, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "DEVICE": "cpu", **environment}, check=True)
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""

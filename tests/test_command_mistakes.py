@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_python
+from conftest import command_failure
 from s3prl_fusion.cli import COMMANDS
 from s3prl_fusion.cli import main as cli_main
 
@@ -22,17 +22,6 @@ MISTAKES = {
     "score": (["--task", "asr", "--expdir", NOWHERE, "--split", "test-clean"], "{tmp}/nowhere/test-clean-noLM-hyp.ark is missing"),
     "plot-interface": ([f"{NOWHERE}/states-4.ckpt"], "checkpoint {tmp}/nowhere/states-4.ckpt does not exist"),
 }
-
-
-def command_failure(*arguments: str) -> str:
-    """The ``error:`` line of ``s3prl-fusion <arguments>`` run in a fresh interpreter, which a mistake
-    stops: exit status 2, one message, no traceback."""
-    result = run_python(["-m", "s3prl_fusion.cli", *arguments], check=False)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    return errors[0]
 
 
 def test_every_subcommand_with_an_input_has_a_mistake_here():

@@ -4,22 +4,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import LIBRISPEECH_MINI, REPO_ROOT, run_python
+from conftest import LIBRISPEECH_MINI, REPO_ROOT, runner_failure
 from s3prl_fusion.data_checks import MissingDataError, check_data_paths
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member
-
-
-def runner_failure(tmp_path, *flags) -> str:
-    """The stderr of a runner start that a mistake stops: exit status 2, one message, no traceback."""
-    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu", *flags],
-                        cwd=tmp_path, check=False)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr and "error: " in result.stderr
-    assert not list((tmp_path / "exp").glob("states-*.ckpt"))
-    return result.stderr
 
 
 def test_unknown_upstream_name_suggests_the_nearest(tmp_path):
@@ -100,6 +91,29 @@ def test_unknown_interface_setting_names_valid_keys():
         build_interface("hconv", [13], [768], kernel=5)
 
 
+@pytest.mark.parametrize(
+    "name, settings, message",
+    [
+        ("hconv", {"kernel_size": "abc"}, "interface.hconv.kernel_size='abc' must be an integer"),
+        ("hconv", {"kernel_size": 2.5}, "interface.hconv.kernel_size=2.5 must be an integer"),
+        ("hconv", {"normalize": "yes"}, "interface.hconv.normalize='yes' must be true or false"),
+        ("gumd", {"tau_start": "hot"}, "interface.gumd.tau_start='hot' must be a number"),
+        ("ws", {"output_dim": True}, "interface.ws.output_dim=True must be an integer or null"),
+        ("chconv", {"projection": 3}, "interface.chconv.projection=3 must be a string"),
+    ],
+)
+def test_interface_setting_of_the_wrong_type_names_the_type(name, settings, message):
+    with pytest.raises(SettingError) as raised:
+        build_interface(name, [13, 13], [768, 768], **settings)
+    assert str(raised.value) == message
+
+
+def test_interface_settings_of_their_own_types_build():
+    """An integer where a float is wanted, and null where an optional integer is, are accepted."""
+    assert build_interface("gumd", [13, 13], [768, 768], tau_start=1, anneal_steps=None, output_dim=64).output_dim == 64
+    assert build_interface("chconv", [13, 13], [768, 768], projection_dim=None).output_dim > 0
+
+
 DEMO_MEMBERS = REPO_ROOT / "downstream_configs/asr/demo_upstream.yaml"
 
 
@@ -124,6 +138,8 @@ def test_runner_mistakes_in_members_and_settings_are_one_message_each(tmp_path, 
         (str(tmp_path / "no-such-members.yaml"), "", "no-such-members.yaml does not exist"),
         (str(DEMO_MEMBERS), ",,config.interface.hconv.kernel=5", "kernel"),
         (str(DEMO_MEMBERS), ",,config.interface.hconv.match_dims=error", "match_dims"),
+        (str(DEMO_MEMBERS), ",,config.interface.hconv.kernel_size=abc", "interface.hconv.kernel_size='abc' must be an integer"),
+        (str(DEMO_MEMBERS), ",,config.interface.hconv.normalize=yes", "interface.hconv.normalize='yes' must be true or false"),
     ]
     for members, overrides, expected in cases:
         stderr = runner_failure(tmp_path, "-u", "fused", "-g", members, "-s", "hconv", "-d", "asr",

@@ -9,12 +9,11 @@ import torch
 import yaml
 from transformers import AutoConfig, AutoModel
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, REPO_ROOT, run_python
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, WHISPER_TINY_EN, run_python
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
 from s3prl_fusion.upstreams.members import FrameCounter
 
-WHISPER_TINY_EN = REPO_ROOT.parent / "shared" / "models" / "whisper-tiny.en"
 SMALL_HUBERT = dict(model_type="hubert", hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
                     intermediate_size=128, conv_dim=[32] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
 S3PRL_WAVLM = dict(extractor_mode="default", encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128,

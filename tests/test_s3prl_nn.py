@@ -7,6 +7,7 @@ import yaml
 from s3prl.nn import Featurizer
 
 from conftest import DEMO_UPSTREAM
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.nn import FusedS3PRLUpstream, InterfaceFeaturizer
 
 SSL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
@@ -29,6 +30,11 @@ def test_pair_runs_a_batch_and_trains(upstream, interface):
     assert hs_len.tolist() == [50, 34]  # the fused upstream's own lengths: 11000 samples make 34 frames in both members
     hs.sum().backward()
     assert all(p.grad is not None for p in featurizer.parameters())
+
+
+def test_a_feature_cache_is_refused_with_what_to_pass_instead():
+    with pytest.raises(SettingError, match=r"no feature cache holds; pass the upstream the cache was built from .*-u fused_cache -k"):
+        FusedS3PRLUpstream("fused_cache", "/any/cache")
 
 
 def test_s3prl_weighted_sum_still_accepts_the_output(upstream):

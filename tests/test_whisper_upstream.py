@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 
+from conftest import WHISPER_TINY_EN
 from s3prl_fusion.upstreams.whisper import (
     WhisperEncoderUpstream,
     whisper_frame_count,
@@ -51,6 +52,21 @@ def test_checkpoint_names_and_frame_count_formula():
     assert WHISPER_SIZES["large_v3"].checkpoint == "openai/whisper-large-v3"
     assert len(WHISPER_SIZES) == 11
     assert [whisper_frame_count(n) for n in (160, 319, 320, 479, 480, 16000, WINDOW)] == [1, 1, 1, 1, 2, 50, 1500]
+
+
+@pytest.mark.skipif(not WHISPER_TINY_EN.is_dir(), reason="needs ../shared/models/whisper-tiny.en (a real pretrained checkpoint)")
+def test_size_table_encoder_config_matches_a_real_checkpoint():
+    real = WhisperConfig.from_pretrained(WHISPER_TINY_EN)
+    table = WhisperConfig(**WHISPER_SIZES["tiny_en"].encoder_config())
+    for key in ("d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim", "num_mel_bins"):
+        assert getattr(table, key) == getattr(real, key), key
+
+
+def test_size_table_encoder_config_has_the_sizes_shape():
+    for size in WHISPER_SIZES.values():
+        config = WhisperConfig(**size.encoder_config())
+        assert (config.encoder_layers + 1, config.d_model) == (size.hidden_states, size.dim)
+        assert config.d_model % config.encoder_attention_heads == 0
 
 
 def test_sizes_and_downsample_rate(exact):

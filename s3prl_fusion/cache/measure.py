@@ -119,7 +119,7 @@ class TrainingStep:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss)
+        return loss.detach().item()
 
 
 def loss_curves(caches: dict[str, nn.Module], batches: list[tuple[list[Tensor], list[list[int]]]], interface: str, steps: int, device: torch.device) -> dict[str, list[float]]:

@@ -46,14 +46,15 @@ def shard_problems(folder: Path, shard: dict) -> list[str]:
 
 
 def open_shard(folder: Path, shard: dict) -> list[np.ndarray]:
-    """Verify a shard, then memory-map its files: one array (rows, L_i, D_i) per stored stack."""
+    """Verify a shard, then memory-map its files: one array (rows, L_i, D_i) per stored stack
+    (copy-on-write maps: torch reads them without a copy, and nothing is ever written back)."""
     problems = shard_problems(folder, shard)
     if problems:
         raise CorruptShardError(
             f"cache {folder}: shard {shard['name']} is damaged ({'; '.join(problems)}); run the same "
             f"`s3prl-fusion cache build ... --out {folder}` again: it rebuilds damaged shards"
         )
-    return [np.load(Path(folder) / file_name, mmap_mode="r") for file_name in shard["files"]]
+    return [np.load(Path(folder) / file_name, mmap_mode="c") for file_name in shard["files"]]
 
 
 class ShardWriter:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from s3prl_fusion.errors import SettingError
@@ -139,6 +140,17 @@ def overflow(block: np.ndarray, dtype: str) -> str | None:
 def int8_scales(block: np.ndarray) -> np.ndarray:
     """An int8 block's scales as float32 ``(L, D)``."""
     return np.ascontiguousarray(block[:SCALE_ROWS]).reshape(-1).view(SCALE_DTYPE).reshape(block.shape[1:]).astype(np.float32)
+
+
+def decode_into(block: np.ndarray, dtype: str, out: Tensor) -> None:
+    """Write a stored block's float32 values ``(frames, L, D)`` into ``out`` (a float32 tensor of
+    that shape, any strides), converting on the way: no intermediate array. ``block`` must be
+    writable (a copy-on-write map, as ``shards.open_shard`` gives)."""
+    if dtype in FLOAT_DTYPES:
+        out.copy_(torch.from_numpy(block))
+    else:
+        out.copy_(torch.from_numpy(block[SCALE_ROWS:]))
+        out.mul_(torch.from_numpy(int8_scales(block)))
 
 
 def decode(block: np.ndarray, dtype: str) -> np.ndarray:

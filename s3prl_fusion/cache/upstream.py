@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import Manifest, member_differences, setting_differences
 from s3prl_fusion.cache.shards import open_shard
-from s3prl_fusion.cache.storage import MERGED, MERGED_FEATURE, decode, stored_layouts, stored_rows
+from s3prl_fusion.cache.storage import MERGED, MERGED_FEATURE, decode_into, stored_layouts, stored_rows
 from s3prl_fusion.errors import SettingError, UserError
 from s3prl_fusion.upstreams import read_upstream_options
 from s3prl_fusion.upstreams.fused import FusedFeatures
@@ -110,12 +110,14 @@ class CachedFusedUpstream(nn.Module):
         entries = self._lookup(wavs)
         lengths = torch.tensor([entry["frames"] for entry in entries], dtype=torch.long)
         frames = int(lengths.max())
-        stacks = [torch.zeros(layers, len(wavs), frames, dim) for layers, dim in self.stored_layouts]
+        # empty, not zeros: every value is written once, the utterance's frames decoded in place
+        stacks = [torch.empty(layers, len(wavs), frames, dim) for layers, dim in self.stored_layouts]
         for position, entry in enumerate(entries):
             arrays = self._stored_arrays(entry["shard"])
             span = slice(entry["offset"], entry["offset"] + stored_rows(self.dtype, entry["frames"]))
             for stack, array in zip(stacks, arrays):
-                stack[:, position, : entry["frames"]].copy_(torch.from_numpy(decode(array[span], self.dtype)).permute(1, 0, 2))
+                decode_into(array[span], self.dtype, stack[:, position, : entry["frames"]].permute(1, 0, 2))
+                stack[:, position, entry["frames"] :].zero_()
         device = wavs[0].device
         stacks = [stack.to(device, non_blocking=True) for stack in stacks]
         common = {"fusion_lengths": lengths.to(device), "fusion_members": list(self.member_names)}

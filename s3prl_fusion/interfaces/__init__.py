@@ -11,11 +11,12 @@ with more to say at start-up than its parameter count has ``describe() -> list[s
 from __future__ import annotations
 
 import inspect
+import typing
 from typing import Sequence
 
 from torch import nn
 
-from s3prl_fusion.errors import UnknownNameError, did_you_mean
+from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
 from s3prl_fusion.interfaces.gumd import GumbelLayerSelect
 from s3prl_fusion.interfaces.hconv import CHConv, HConv, HierarchicalConv, parameter_counts_by_projection
 from s3prl_fusion.interfaces.run_length import RunLength
@@ -44,6 +45,33 @@ def _parameters(name: str) -> list[str]:
     return list(inspect.signature(INTERFACES[name]).parameters)
 
 
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+
+
+def _accepts(kind: type, value) -> bool:
+    """Whether ``value`` (as YAML or s3prl's ``-o`` parses it) is of the annotated ``kind``: a bool
+    is no integer here, an integer is a float."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def check_setting_types(name: str, settings: dict) -> None:
+    """Raise a ``SettingError`` for a setting of the interface ``name`` whose value is not of the
+    type its constructor's annotation names (``kernel_size: abc``, ``normalize: 'yes'``)."""
+    parameters = inspect.signature(INTERFACES[name], eval_str=True).parameters
+    for key, value in settings.items():
+        annotation = parameters[key].annotation
+        kinds = typing.get_args(annotation) or (annotation,)
+        if not set(kinds) <= set(_TYPE_WORDS):
+            continue  # a setting of another type is the constructor's to check
+        if not any(_accepts(kind, value) for kind in kinds):
+            wanted = " or ".join(_TYPE_WORDS[kind] for kind in kinds)
+            raise SettingError(f"interface.{name}.{key}={value!r} must be {wanted}")
+
+
 def build_interface(
     name: str,
     layer_counts: Sequence[int],
@@ -61,6 +89,7 @@ def build_interface(
             raise UnknownNameError(
                 f"unknown setting {key!r} for interface {name!r}; valid settings: {', '.join(valid)}.{did_you_mean(key, valid)}"
             )
+    check_setting_types(name, settings)
     if run is not None and "run" in _parameters(name):
         settings["run"] = run
     return INTERFACES[name](layer_counts, dims, **settings)

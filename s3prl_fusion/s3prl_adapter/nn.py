@@ -18,6 +18,8 @@ import torch
 from s3prl.nn import S3PRLUpstream
 from torch import Tensor, nn
 
+from s3prl_fusion.cache.tasks import CACHED_UPSTREAM
+from s3prl_fusion.errors import SettingError
 from s3prl_fusion.featurizer import member_stacks
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
@@ -43,8 +45,20 @@ class FusedS3PRLUpstream(S3PRLUpstream):
 
     Lengths are the upstream's own valid frames (``fusion_lengths`` of a fused upstream,
     ``feature_lengths`` of a member), not s3prl's ``ceil(samples / rate)`` guess, and every
-    returned layer has exactly ``max(lengths)`` frames.
+    returned layer has exactly ``max(lengths)`` frames. A feature cache (``fused_cache``) is
+    refused: s3prl.nn runs its upstream on probe audio and on the caller's own batches, which no
+    cache holds.
     """
+
+    def __init__(self, name: str, *args, **kwargs):
+        if name == CACHED_UPSTREAM:
+            raise SettingError(
+                f"FusedS3PRLUpstream({name!r}): s3prl.nn runs its upstream on its own probe audio and on your batches "
+                "(cropped, augmented), which no feature cache holds; pass the upstream the cache was built from "
+                "(e.g. 'fused' with extra_conf={'model_config': <its -g file>}), or train from the cache with s3prl's runner "
+                f"(-u {CACHED_UPSTREAM} -k <cache folder>)"
+            )
+        super().__init__(name, *args, **kwargs)
 
     def forward(self, wavs: Tensor, wavs_len: Tensor) -> tuple[LayerList, list[Tensor]]:
         """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers (B, T, D), per-layer lengths (B,))."""
