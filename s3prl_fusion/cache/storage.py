@@ -154,10 +154,11 @@ def decode_into(block: np.ndarray, dtype: str, out: Tensor) -> None:
 
 
 def decode(block: np.ndarray, dtype: str) -> np.ndarray:
-    """A stored block (or a memory-mapped slice of one) -> a new float32 array ``(frames, L, D)``."""
-    if dtype in FLOAT_DTYPES:
-        return np.array(block, dtype=np.float32)
-    return block[SCALE_ROWS:].astype(np.float32) * int8_scales(block)
+    """A stored block (writable, as ``decode_into`` needs) -> a new float32 array ``(frames, L, D)``."""
+    frames = block.shape[0] - (SCALE_ROWS if dtype == INT8 else 0)
+    values = torch.empty(frames, *block.shape[1:])
+    decode_into(block, dtype, values)
+    return values.numpy()
 
 
 @dataclass

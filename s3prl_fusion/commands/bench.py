@@ -413,18 +413,21 @@ class Bench:
     def _cached_step_rows(self, cached: CachedFusedUpstream, wavs: list[Tensor], labels: list[list[int]]) -> None:
         steps = self.setup.cached_steps
         memory = InMemoryFeatures(cached(wavs))
-        trainer = TrainingStep(cached, "hconv", AsrLikeHead, self.device)
-        cached_time, memory_time = (self._step_time(trainer, upstream, wavs, labels, steps) for upstream in (cached, memory))
+        heads = {f"{name} + ASR-like head": (name, AsrLikeHead) for name in CACHE_INTERFACES}
+        heads["hconv + ML-SUPERB head and config"] = ("hconv", MlSuperbHead)
+        times = {}  # label -> (cached, on the fly, in memory) seconds per step
+        for label, (interface, head) in heads.items():
+            trainer = TrainingStep(cached, interface, head, self.device)
+            times[label] = (
+                self._step_time(trainer, cached, wavs, labels, steps),
+                self._step_time(trainer, self.fused, wavs, labels, self.setup.online_steps),
+                self._step_time(trainer, memory, wavs, labels, steps),
+            )
+        cached_time, _, memory_time = times["hconv + ASR-like head"]
         self.notes.append(f"hconv + ASR-like head step: from the cache {cached_time:.4f} s, from features in memory {memory_time:.4f} s")
         ratio = cached_time / memory_time
         self.rows.append(Row("cached step / in-memory features step (hconv + ASR-like head)", ratio, "x", "<= 1.2x", ratio <= 1.2))
-        heads = {f"{name} + ASR-like head": (name, AsrLikeHead) for name in CACHE_INTERFACES}
-        heads["hconv + ML-SUPERB head and config"] = ("hconv", MlSuperbHead)
-        for label, (interface, head) in heads.items():
-            trainer = TrainingStep(cached, interface, head, self.device)
-            cached_time = self._step_time(trainer, cached, wavs, labels, steps)
-            online_time = self._step_time(trainer, self.fused, wavs, labels, self.setup.online_steps)
-            memory_time = self._step_time(trainer, memory, wavs, labels, steps)
+        for label, (cached_time, online_time, memory_time) in times.items():
             self.notes.append(
                 f"{label} training: cached {1 / cached_time:.3f} steps/s, on the fly {1 / online_time:.3f} steps/s, "
                 f"from features in memory {1 / memory_time:.3f} steps/s"
