@@ -138,6 +138,18 @@ def test_default_batches_store_what_batch_one_stores(tmp_path, wav_list, one_ran
     assert_same_cache(tmp_path / "cache", one_rank, atol=1e-5)
 
 
+def test_default_batches_follow_the_device_and_are_printed(tmp_path, wav_list, capsys):
+    """20 s of padded audio on the CPU, 120 s on a GPU (``cache.batches`` has the measurements);
+    a build says which limits it runs with."""
+    assert BatchLimits.default_for("cpu") == BatchLimits(16, 20.0)
+    assert BatchLimits.default_for("cuda") == BatchLimits(16, 120.0)
+    assert BatchLimits.default_for("cpu", 4, 60.0) == BatchLimits(4, 60.0)
+    build_here(tmp_path / "cache", wav_list)
+    assert "encoding longest first in batches of at most 16 utterances and 20 s of padded audio" in capsys.readouterr().out
+    build_here(tmp_path / "cache-1", wav_list, *SINGLE, "--batch-seconds", "5")
+    assert "encoding longest first in batches of at most 1 utterances and 5 s of padded audio" in capsys.readouterr().out
+
+
 def test_length_batches_respect_both_limits():
     seconds = [9.0, 7.0, 6.0, 2.0, 2.0, 2.0, 1.0, 1.0]
     samples = [int(value * 16000) for value in seconds]
@@ -161,6 +173,6 @@ def test_ranks_share_longest_first_files_evenly():
 def test_timed_build_times_one_configuration(wav_list, tmp_path):
     files = [Path(line) for line in wav_list.read_text().split()]
     fused = build_fused_upstream("fused", None, str(DEMO_UPSTREAM), SEED).eval()
-    manifest, seconds = timed_build(fused, files, tmp_path / "timed cache", torch.device("cpu"), PER_MEMBER, "fp16", batch_size=4)
+    manifest, seconds = timed_build(fused, files, tmp_path / "timed cache", torch.device("cpu"), PER_MEMBER, "fp16", limits=BatchLimits(4))
     assert len(manifest.utterances) == len(files) and seconds > 0
     assert manifest.hours_of_audio() * 3600 == pytest.approx(sum(info(path).num_frames for path in files) / SAMPLE_RATE)

@@ -98,6 +98,7 @@ def test_unpadded_features_equal_hugging_faces_own_forward_and_weights_keep_thei
 
 def test_cache_built_in_batches_equals_batched_training_features(tmp_path):
     from s3prl_fusion.cache import CachedFusedUpstream
+    from s3prl_fusion.cache.batches import BatchLimits
     from s3prl_fusion.cache.builder import build_cache, build_fused_upstream, cache_settings
     from s3prl_fusion.cache.sources import read_waveform
     from s3prl_fusion.upstreams import read_upstream_options
@@ -106,7 +107,7 @@ def test_cache_built_in_batches_equals_batched_training_features(tmp_path):
     fused = build_fused_upstream("fused", None, str(DEMO_UPSTREAM), 1337).eval()
     out = tmp_path / "cache-fp32"
     settings = cache_settings(fused, "fused", None, 1337, "fp32", torch.device("cpu"))
-    build_cache(fused, settings, files, out, torch.device("cpu"), batch_size=3, log=lambda message: None)
+    build_cache(fused, settings, files, out, torch.device("cpu"), BatchLimits(3), log=lambda message: None)
     wavs = [read_waveform(path) for path in files]
     assert len({wav.numel() for wav in wavs}) == len(wavs)
     training_batch = [wavs[4], wavs[0], wavs[2], wavs[1]]  # another grouping than the cache's batches

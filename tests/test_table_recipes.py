@@ -17,13 +17,12 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, TEST_ENVIRONMENT, preloaded_python
 
 RECIPES = REPO_ROOT / "recipes"
 CORPORA = REPO_ROOT / "corpora"
@@ -32,8 +31,8 @@ CORPORA = REPO_ROOT / "corpora"
 def smoke_environment(**extra) -> dict:
     return {
         **os.environ,
-        "PYTHON": sys.executable,
-        "OMP_NUM_THREADS": "2",
+        **TEST_ENVIRONMENT,
+        **preloaded_python()[1],
         "SMOKE": "1",
         "STEPS": "2",
         "DEVICE": "cpu",

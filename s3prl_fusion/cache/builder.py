@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from s3prl_fusion.atomic import remove_partial_writes
-from s3prl_fusion.cache.batches import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_UTTERANCES, BatchLimits, length_batches
+from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.checksums import weights_fingerprint
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, merge_rank_parts, rank_part_name, setting_differences
@@ -132,10 +132,9 @@ def build_cache(
     files: list[Path],
     out: Path,
     device: torch.device,
-    batch_size: int = DEFAULT_BATCH_UTTERANCES,
+    limits: BatchLimits | None = None,
     shard_mb: float = 256,
     log: Callable[[str], None] = print,
-    batch_seconds: float | None = DEFAULT_BATCH_SECONDS,
     ranks: Ranks = ONE_RANK,
 ) -> Manifest:
     """Store ``fused``'s aligned stacks of every file in ``files`` under ``out``.
@@ -144,9 +143,9 @@ def build_cache(
         fused: the fused upstream, on ``device``; run in eval mode without autograd.
         settings: ``cache_settings(...)`` of that upstream.
         files: audio files (mono, 16 kHz); every rank passes the same list.
-        batch_size, batch_seconds: at most this many utterances and seconds of padded audio per
-            member forward (``batches.BatchLimits``); every member gives each utterance the
-            features it gets alone, so this trades only speed against memory.
+        limits: at most how many utterances and seconds of padded audio go through the members in
+            one forward (None: ``BatchLimits.default_for(device.type)``); every member gives each
+            utterance the features it gets alone, so this trades only speed against memory.
         shard_mb: approximate size of one shard.
         ranks: this process's rank of a launched build (process group started); one rank by default.
     Returns:
@@ -154,7 +153,8 @@ def build_cache(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    limits = BatchLimits(batch_size, batch_seconds)
+    limits = limits or BatchLimits.default_for(device.type)
+    log(f"encoding longest first in {limits.describe()}")
     manifest, rerun = ranks.from_rank_zero(lambda: _open_or_start(out, settings, log))
     differences = setting_differences(manifest.settings, settings, BUILD_SETTING_KEYS)
     if differences:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from s3prl_fusion.cache.batches import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_UTTERANCES
+from s3prl_fusion.cache.batches import ACCELERATOR_BATCH_SECONDS, CPU_BATCH_SECONDS, DEFAULT_BATCH_UTTERANCES, BatchLimits
 from s3prl_fusion.cache.builder import build_cache, build_fused_upstream, cache_settings
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.plan import audio_from_data, audio_from_hours, fused_members, member_shape, plan_lines, read_training
@@ -60,8 +60,9 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", help="torch.distributed backend under torchrun (default nccl on CUDA, gloo on the CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_UTTERANCES,
                         help=f"at most this many utterances per member forward (default {DEFAULT_BATCH_UTTERANCES}; 1: one at a time)")
-    parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
-                        help=f"at most this many seconds of padded audio per member forward (default {DEFAULT_BATCH_SECONDS:g})")
+    parser.add_argument("--batch-seconds", type=float,
+                        help=f"at most this many seconds of padded audio per member forward (default {CPU_BATCH_SECONDS:g} on the CPU, "
+                             f"{ACCELERATOR_BATCH_SECONDS:g} on a GPU)")
     parser.add_argument("--shard-mb", type=float, default=256, help="approximate shard size in MiB (default 256)")
     parser.add_argument("--seed", type=int, default=1337, help="torch seed before building the members, as the runner's --seed")
 
@@ -95,8 +96,9 @@ def run_build(args: argparse.Namespace) -> None:
         on_ranks = f" on {ranks.world_size} ranks" if ranks.distributed else ""
         if ranks.rank == 0:
             print(f"caching {len(files)} files with members {fused.member_names} into {args.out}{on_ranks}")
-        manifest = build_cache(fused, settings, files, Path(args.out), device, args.batch_size, args.shard_mb,
-                               lambda line: print(ranks.log_prefix() + line), args.batch_seconds, ranks)
+        limits = BatchLimits.default_for(device.type, args.batch_size, args.batch_seconds)
+        manifest = build_cache(fused, settings, files, Path(args.out), device, limits, args.shard_mb,
+                               lambda line: print(ranks.log_prefix() + line), ranks)
     finally:
         stop_process_group(ranks)
     if ranks.rank == 0:
