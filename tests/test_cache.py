@@ -19,6 +19,7 @@ from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cache.upstream import CacheSettingsMismatch
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.errors import SettingError
+from s3prl_fusion.featurizer import FusionFeaturizer
 from s3prl_fusion.hub_names import hub_entries
 from s3prl_fusion.upstreams import read_upstream_options
 
@@ -71,6 +72,49 @@ def test_fp32_cache_equals_on_the_fly_features(cache_dir, fused, audio_files):
             assert cached_stack.dtype == torch.float32
             torch.testing.assert_close(cached_stack[:, position, :frames], stack[:, 0, :frames], atol=1e-5, rtol=0)
             assert not cached_stack[:, position, frames:].any()
+
+
+def _storages(features: dict) -> set[int]:
+    return {stack.untyped_storage().data_ptr() for stack in features["fusion_stacks"]}
+
+
+def test_reads_reuse_memory_only_once_nothing_holds_it(cache_dir, audio_files):
+    """Each read decodes into memory kept from earlier reads (``cache.buffers``), never into
+    memory a caller still holds, and rewrites every value of it, padding included."""
+    wavs = [read_waveform(path) for path in audio_files]
+    longest_first = sorted(wavs, key=len, reverse=True)
+    upstream = CachedFusedUpstream(cache_dir)
+    held = upstream(longest_first)
+    held_values = [stack.clone() for stack in held["fusion_stacks"]]
+    while_held = upstream(longest_first[::-1])
+    assert not _storages(held) & _storages(while_held)
+    for stack, values in zip(held["fusion_stacks"], held_values):
+        assert torch.equal(stack, values)
+    kept = _storages(held) | _storages(while_held)
+    del held, while_held
+    # a shorter batch in memory that held longer utterances: its padding is zeros again
+    reused = upstream([longest_first[-1], longest_first[0]])
+    assert _storages(reused) <= kept
+    for stack, fresh in zip(reused["fusion_stacks"], CachedFusedUpstream(cache_dir)([longest_first[-1], longest_first[0]])["fusion_stacks"]):
+        assert torch.equal(stack, fresh)
+
+
+def test_features_autograd_still_needs_are_not_overwritten(cache_dir, audio_files):
+    """A featurizer's graph keeps views of the stacks for its backward after the caller dropped
+    them: the next read must not decode into that memory."""
+    wavs = [read_waveform(path) for path in audio_files]
+    gradients = []
+    for read_between in (False, True):
+        upstream = CachedFusedUpstream(cache_dir)
+        torch.manual_seed(0)
+        featurizer = FusionFeaturizer(upstream, "ws", upstream_name="fused_cache")
+        loss = sum(feature.square().sum() for feature in featurizer(wavs[:2], upstream(wavs[:2])))
+        if read_between:  # as large a batch, other values at every position
+            upstream([wavs[1], wavs[0]])
+        loss.backward()
+        gradients.append([parameter.grad.clone() for parameter in featurizer.parameters()])
+    for reference, after_a_read in zip(*gradients):
+        assert torch.equal(reference, after_a_read)
 
 
 def test_cache_spans_several_shards_with_checksums(cache_dir, audio_files):

@@ -9,6 +9,7 @@
     batches.py    length-bucketed batches of a build
     ranks.py      the ranks of a torchrun build: the split of the files, rank 0 first
     builder.py    ``build_cache``: members -> shards + manifest
+    buffers.py    the float32 memory reads decode into, reused between batches
     upstream.py   ``CachedFusedUpstream``: the fused upstream's output, read from a cache
     plan.py       ``s3prl-fusion cache plan``: hours, cache sizes and member passes before a run
     tasks.py      which tasks a cache serves (not sv_voxceleb1, and why)

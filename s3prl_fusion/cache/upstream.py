@@ -2,7 +2,7 @@
 
 Returns the same ``FusedFeatures`` as the fused upstream that built the cache (``fusion_stacks``
 N x (L_i, B, T, D_i) float32, ``fusion_lengths``, ``fusion_members``), read from memory-mapped
-shards (int8 dequantized to float32): no member runs. A cache of merged storage (see
+shards (int8 dequantized to float32) into memory kept between batches (``buffers``): no member runs. A cache of merged storage (see
 ``storage``) holds HConv's merged stack instead and returns it as ``fusion_merged`` (L, B, T, D)
 float32 with ``fusion_lengths`` and ``fusion_members``; only HConv's convs read it (see
 ``featurizer``). ``-g`` declares the members expected (the ``members:`` / ``autocast:``
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from s3prl_fusion.cache.buffers import ReusedBuffers
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import Manifest, member_differences, setting_differences
 from s3prl_fusion.cache.shards import open_shard
@@ -76,6 +77,7 @@ class CachedFusedUpstream(nn.Module):
         self.stored_layouts = stored_layouts(self.storage, self.layer_counts, self.dims)
         self.downsample_rate = int(settings["downsample_rate"])
         self._open_shards: dict[str, list[np.ndarray]] = {}
+        self._decode_memory = ReusedBuffers()
 
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.downsample_rate
@@ -110,8 +112,8 @@ class CachedFusedUpstream(nn.Module):
         entries = self._lookup(wavs)
         lengths = torch.tensor([entry["frames"] for entry in entries], dtype=torch.long)
         frames = int(lengths.max())
-        # empty, not zeros: every value is written once, the utterance's frames decoded in place
-        stacks = [torch.empty(layers, len(wavs), frames, dim) for layers, dim in self.stored_layouts]
+        # every value is written once: the utterance's frames decoded in place, the padding zeroed
+        stacks = self._decode_memory.take([(layers, len(wavs), frames, dim) for layers, dim in self.stored_layouts])
         for position, entry in enumerate(entries):
             arrays = self._stored_arrays(entry["shard"])
             span = slice(entry["offset"], entry["offset"] + stored_rows(self.dtype, entry["frames"]))
@@ -119,7 +121,7 @@ class CachedFusedUpstream(nn.Module):
                 decode_into(array[span], self.dtype, stack[:, position, : entry["frames"]].permute(1, 0, 2))
                 stack[:, position, entry["frames"] :].zero_()
         device = wavs[0].device
-        stacks = [stack.to(device, non_blocking=True) for stack in stacks]
+        stacks = [stack.to(device) for stack in stacks]  # on a GPU a copy: the host buffer is free again
         common = {"fusion_lengths": lengths.to(device), "fusion_members": list(self.member_names)}
         if self.storage == MERGED:
             return {MERGED_FEATURE: stacks[0], **common}

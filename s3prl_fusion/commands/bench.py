@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import soundfile
 import torch
@@ -124,16 +124,23 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def best_times(functions: Sequence[Callable[[], object]], repeats: int, device: torch.device) -> list[float]:
+    """Fastest wall time of each function over ``repeats`` rounds, in seconds; each round calls
+    every function once, in turn, so slow drifts of the machine reach them all alike."""
+    best = [math.inf] * len(functions)
+    for _ in range(repeats):
+        for index, function in enumerate(functions):
+            _synchronize(device)
+            start = time.perf_counter()
+            function()
+            _synchronize(device)
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
+
+
 def best_time(function: Callable[[], object], repeats: int, device: torch.device) -> float:
     """Fastest wall time of ``repeats`` calls, in seconds."""
-    best = math.inf
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        function()
-        _synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_times([function], repeats, device)[0]
 
 
 def _cpu_allocator_peak(function: Callable[[], object]) -> int:
@@ -287,10 +294,12 @@ class Bench:
 
     def fusion_overhead(self) -> float:
         """Fusion overhead within the fused forward (its time outside the members' forwards, over
-        the time inside them), best of ``repeats`` calls; the members are also timed alone.
-        Returns the members' summed forward time."""
+        the time inside them), from the call of ``repeats`` where it was least: the part outside
+        is a few tenths of a second, so one stall of the machine there moves the ratio by
+        percents; the members are also timed alone. Returns the members' summed forward time."""
         self._fused_forward()
-        fused_time, inside_time = min(self._fused_forward_with_member_times() for _ in range(self.setup.repeats))
+        calls = [self._fused_forward_with_member_times() for _ in range(self.setup.repeats)]
+        fused_time, inside_time = min(calls, key=lambda call: (call[0] - call[1]) / call[1])
         member_times = [best_time(lambda: self._member_forward(member, self.wavs), self.setup.repeats, self.device) for member in self.fused.members]
         for name, seconds in zip(self.fused.member_names, member_times):
             self.notes.append(f"member {name} forward alone: {seconds:.3f} s")
@@ -376,10 +385,12 @@ class Bench:
             paths.append(path)
         return paths
 
-    def _step_time(self, trainer: TrainingStep, upstream: nn.Module, wavs: list[Tensor], labels: list[list[int]], steps: int) -> float:
-        """Best time of ``steps`` training steps of ``trainer`` from ``upstream``, after one warm-up step."""
-        trainer.step(upstream, wavs, labels)
-        return best_time(lambda: trainer.step(upstream, wavs, labels), steps, self.device)
+    def _step_times(self, trainer: TrainingStep, upstreams: Sequence[nn.Module], wavs: list[Tensor], labels: list[list[int]], steps: int) -> list[float]:
+        """Best time of a training step of ``trainer`` from each upstream over ``steps`` rounds
+        that step from each in turn (``best_times``), after one warm-up step from each."""
+        for upstream in upstreams:
+            trainer.step(upstream, wavs, labels)
+        return best_times([lambda upstream=upstream: trainer.step(upstream, wavs, labels) for upstream in upstreams], steps, self.device)
 
     def feature_cache(self) -> None:
         """The feature cache against its alternatives (``s3prl_fusion.cache.measure``): bytes per
@@ -433,11 +444,10 @@ class Bench:
         times = {}  # label -> (cached, on the fly, in memory) seconds per step
         for label, (interface, head) in heads.items():
             trainer = TrainingStep(cached, interface, head, self.device)
-            times[label] = (
-                self._step_time(trainer, cached, wavs, labels, steps),
-                self._step_time(trainer, self.fused, wavs, labels, self.setup.online_steps),
-                self._step_time(trainer, memory, wavs, labels, steps),
-            )
+            [online_time] = self._step_times(trainer, [self.fused], wavs, labels, self.setup.online_steps)
+            # interleaved: the ratio of the two compares steps taken side by side
+            cached_time, memory_time = self._step_times(trainer, [cached, memory], wavs, labels, steps)
+            times[label] = (cached_time, online_time, memory_time)
         for label, (cached_time, online_time, memory_time) in times.items():
             self.notes.append(
                 f"{label} training: cached {1 / cached_time:.3f} steps/s, on the fly {1 / online_time:.3f} steps/s, "
