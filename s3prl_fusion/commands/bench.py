@@ -385,7 +385,9 @@ class Bench:
             paths.append(path)
         return paths
 
-    def _step_times(self, trainer: TrainingStep, upstreams: Sequence[nn.Module], wavs: list[Tensor], labels: list[list[int]], steps: int) -> list[float]:
+    def _step_times(
+        self, trainer: TrainingStep, upstreams: Sequence[nn.Module], wavs: list[Tensor], labels: list[list[int]], steps: int
+    ) -> list[float]:
         """Best time of a training step of ``trainer`` from each upstream over ``steps`` rounds
         that step from each in turn (``best_times``), after one warm-up step from each."""
         for upstream in upstreams:
