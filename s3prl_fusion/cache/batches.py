@@ -44,10 +44,11 @@ ACCELERATOR_BATCH_SECONDS = 120.0
 @dataclass(frozen=True)
 class BatchLimits:
     """At most ``utterances`` per batch and ``seconds`` of padded audio (None: no bound); an
-    utterance longer than ``seconds`` goes alone."""
+    utterance longer than ``seconds`` goes alone. A build's defaults depend on its device:
+    ``default_for``."""
 
     utterances: int = DEFAULT_BATCH_UTTERANCES
-    seconds: float | None = ACCELERATOR_BATCH_SECONDS
+    seconds: float | None = None
 
     @classmethod
     def default_for(cls, device_type: str, utterances: int = DEFAULT_BATCH_UTTERANCES, seconds: float | None = None) -> "BatchLimits":

@@ -39,8 +39,8 @@ class ReusedBuffers:
 
     def take(self, shapes: Sequence[Sequence[int]]) -> list[Tensor]:
         sizes = [math.prod(shape) for shape in shapes]
-        buffer = self._free_buffer(sum(sizes))
-        return [part.view(*shape) for part, shape in zip(buffer[: sum(sizes)].split(sizes), shapes)]
+        total = sum(sizes)
+        return [part.view(*shape) for part, shape in zip(self._free_buffer(total)[:total].split(sizes), shapes)]
 
     def _free_buffer(self, size: int) -> Tensor:
         free = [index for index, buffer in enumerate(self._buffers) if not _used_elsewhere(buffer)]

@@ -419,7 +419,7 @@ class Bench:
         default batches at most two (``cache.batches``): batch 1's own time, so the target there
         is batch 1's within run-to-run noise (0.95)."""
         _, default_seconds = timed_build(self.fused, files, folder / "default", self.device, PER_MEMBER, "fp16")
-        _, batch_one_seconds = timed_build(self.fused, files, folder / "batch-1", self.device, PER_MEMBER, "fp16", limits=BatchLimits(1, None))
+        _, batch_one_seconds = timed_build(self.fused, files, folder / "batch-1", self.device, PER_MEMBER, "fp16", limits=BatchLimits(1))
         limits = BatchLimits.default_for(self.device.type)
         self.notes.append(
             f"cache build of {label}: default batches (<= {limits.utterances} utterances, <= {limits.seconds:g} s) {default_seconds:.2f} s, "
