@@ -102,11 +102,13 @@ def plot_loss_curves(path: str | os.PathLike, curves: dict[str, Sequence[float]]
     losses, differences = figure.subplots(1, 2)
     names = list(curves)
     reference = curves[names[0]]
-    for name in names:
+    for index, name in enumerate(names):
         steps = range(1, len(curves[name]) + 1)
-        losses.plot(steps, curves[name], label=name)
+        color = f"C{index}"  # a curve's colour is the same in both panels
+        losses.plot(steps, curves[name], label=name, color=color)
         if name != names[0]:
-            differences.plot(steps, [100 * (value - base) / base for value, base in zip(curves[name], reference)], label=f"{name} vs {names[0]}")
+            percent = [100 * (value - base) / base for value, base in zip(curves[name], reference)]
+            differences.plot(steps, percent, label=f"{name} vs {names[0]}", color=color)
     losses.set_xlabel("step")
     losses.set_ylabel("training loss")
     losses.legend()

@@ -20,7 +20,7 @@ TARGET_ROWS = {
     "cached step / in-memory features step (ws + ASR-like head)": "<= 1.2x",
     "cached step / in-memory features step (hconv + ASR-like head)": "<= 1.2x",
     "cached step / in-memory features step (hconv + ML-SUPERB head and config)": "<= 1.2x",
-    "cache bytes/h: merged int8 / per-member fp16": "<= 0.25x",
+    "cache bytes/h: merged int8-calibrated / per-member fp16": "<= 0.25x",
     "cache build throughput: default batches / batch 1 (2 x 1 s)": "> 0.95x",
     "cache build throughput: default batches / batch 1 (16 bundled utterances)": "> 1x",
     "fused peak": "<= 1.25x",
@@ -61,13 +61,19 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, 
     assert len(cosines) == 3 * 4 and all(-1 <= value <= 1.0001 for value in cosines)
     assert "MiB per hour of audio" in printed and "torch profiler CPU allocation events" in printed
     storage = {label: float(row.split("|")[2].strip().rstrip("x")) for label, row in zip(labels, rows) if label.startswith("cache bytes/h: ")}
-    assert list(storage) == [f"cache bytes/h: {form} / per-member fp16" for form in ("merged fp16", "per-member int8", "merged int8")]
+    forms = ("merged fp16", "per-member int8", "merged int8", "merged int8-calibrated")
+    assert list(storage) == [f"cache bytes/h: {form} / per-member fp16" for form in forms]
     assert storage["cache bytes/h: merged fp16 / per-member fp16"] == pytest.approx(320 / 512, rel=0.01)  # 5 x 64 of 5 x 64 + 4 x 48
     assert storage["cache bytes/h: merged int8 / per-member fp16"] < storage["cache bytes/h: merged fp16 / per-member fp16"] / 1.9
-    int8_loss = next(row for label, row in zip(labels, rows) if label.startswith("head loss from int8 / fp16 cache"))
-    assert float(int8_loss.split("|")[2].strip().rstrip("x")) == pytest.approx(1, abs=0.05)
+    # no scales in the shards: half of merged fp16, but for each shard file's 128-byte .npy header
+    assert storage["cache bytes/h: merged int8-calibrated / per-member fp16"] == pytest.approx(320 / 512 / 2, rel=0.01)
+    error = next(row for label, row in zip(labels, rows) if label.startswith("cache relative RMS error: merged int8-calibrated / merged int8"))
+    assert 1 < float(error.split("|")[2].strip().rstrip("x")) < 10
+    for dtype in ("int8", "int8-calibrated"):
+        loss = next(row for label, row in zip(labels, rows) if label.startswith(f"head loss from {dtype} / fp16 cache"))
+        assert float(loss.split("|")[2].strip().rstrip("x")) == pytest.approx(1, abs=0.05)
     curves = {line.split(" cache training loss")[0]: line.split(":")[-1].split() for line in printed.splitlines() if " cache training loss (" in line}
-    assert list(curves) == ["fp16", "int8"] and len(curves["fp16"]) == len(curves["int8"]) == 10
+    assert list(curves) == ["fp16", "int8", "int8-calibrated"] and {len(curve) for curve in curves.values()} == {10}
     assert (tmp_path / "int8 vs fp16-loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -16,6 +16,7 @@ from conftest import DEMO_UPSTREAM, LIBRISPEECH_MINI
 from s3prl_fusion.audio_io import info
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.builder import CRASH_AFTER_SHARDS_ENV, build_fused_upstream
+from s3prl_fusion.cache.calibration import recorded_scales
 from s3prl_fusion.cache.checksums import file_checksum
 from s3prl_fusion.cache.manifest import RANK_PART_GLOB, Manifest
 from s3prl_fusion.cache.measure import timed_build
@@ -127,6 +128,33 @@ def test_killed_build_resumes_keeping_its_shards(tmp_path, wav_list, one_rank):
     build_here(on_one_rank, wav_list, *SINGLE)
     assert_same_cache(on_one_rank, one_rank, atol=1e-6)
     assert set(kept) <= {name for shard in Manifest.load(on_one_rank).shards for name in shard["files"]}
+
+
+def decoded_int8_calibrated(folder: Path) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """An int8-calibrated cache's scales (L_i, D_i) and every utterance's values (frames, L_i, D_i) read back."""
+    scales = recorded_scales(Manifest.load(folder).settings)
+    return scales, {key: [codes * scale for codes, scale in zip(arrays, scales)] for key, arrays in stored_features(folder).items()}
+
+
+def test_int8_calibrated_scales_are_the_same_on_two_ranks_and_a_resume_keeps_them(tmp_path, wav_list):
+    """The calibration sample is the same files on any number of ranks (rank 0 runs it), and an
+    interrupted build's scales are reused, not measured again."""
+    calibrated = ["--dtype", "int8-calibrated", "--calibration-utterances", "3"]
+    build_here(tmp_path / "one-rank", wav_list, *SINGLE, *calibrated)
+    killed = torchrun_build(tmp_path / "two-ranks", wav_list, *SINGLE, *calibrated, env={CRASH_AFTER_SHARDS_ENV: "1:1"})
+    assert killed.returncode != 0 and "int8-calibrated: scales from 1.25 x the absmax over 3 of the 8 files" in killed.stdout
+    resumed = succeeded(torchrun_build(tmp_path / "two-ranks", wav_list, *SINGLE, *calibrated))
+    assert "int8-calibrated: scales from" not in resumed
+    scales, values = decoded_int8_calibrated(tmp_path / "two-ranks")
+    expected_scales, expected = decoded_int8_calibrated(tmp_path / "one-rank")
+    for stack_scales, expected_stack_scales in zip(scales, expected_scales, strict=True):
+        np.testing.assert_allclose(stack_scales, expected_stack_scales, rtol=1e-3)  # a float16 step, where absmax rounds across one
+    assert values.keys() == expected.keys()
+    for key, arrays in values.items():
+        for array, expected_array, stack_scales in zip(arrays, expected[key], scales, strict=True):
+            assert np.all(np.abs(array - expected_array) <= stack_scales * 1.01)  # a code apart at most, where a value rounds across
+    clipped = [error.clipped for error in Manifest.load(tmp_path / "two-ranks").reconstruction_errors()]
+    assert clipped == [error.clipped for error in Manifest.load(tmp_path / "one-rank").reconstruction_errors()] and sum(clipped) > 0
 
 
 def test_default_batches_store_what_batch_one_stores(tmp_path, wav_list, one_rank, monkeypatch):

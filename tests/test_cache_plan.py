@@ -153,10 +153,12 @@ def test_hours_plan_for_large_preset(capsys):
     assert "  wavlmlarge      25 x 1024            50" in printed
     assert "  whisper_medium  25 x 1024            50" in printed
     assert "audio (--hours 1): 1.00 h, 180,000 aligned frames" in printed
-    assert "per-member fp16  8.58 GiB    8.58 GiB        17.17 GiB  17.17 GiB/h" in printed
-    assert "per-member fp32  17.17 GiB   17.17 GiB       34.33 GiB  34.33 GiB/h" in printed
-    assert "merged fp16      -           -               8.58 GiB   8.58 GiB/h" in printed
-    assert "merged fp32      -           -               17.17 GiB  17.17 GiB/h" in printed
+    assert "per-member fp16             8.58 GiB    8.58 GiB        17.17 GiB  17.17 GiB/h" in printed
+    assert "per-member fp32             17.17 GiB   17.17 GiB       34.33 GiB  34.33 GiB/h" in printed
+    assert "per-member int8-calibrated  4.29 GiB    4.29 GiB        8.58 GiB   8.58 GiB/h" in printed
+    assert "merged fp16                 -           -               8.58 GiB   8.58 GiB/h" in printed
+    assert "merged fp32                 -           -               17.17 GiB  17.17 GiB/h" in printed
+    assert "merged int8-calibrated      -           -               4.29 GiB   4.29 GiB/h" in printed
     assert "int8 (about half of fp16, plus per-utterance scales): give --utterances to count it" in printed
     assert "on the fly:     4,800,000 utterance passes per member" in printed
     assert "from the cache: one pass per utterance, when it is built (give --utterances to count them)" in printed
@@ -165,8 +167,9 @@ def test_hours_plan_for_large_preset(capsys):
 def test_hours_plan_for_base_preset_with_utterance_count(capsys):
     printed = plan_output(capsys, "-u", "fused_wavlm_whisper_en", "--hours", "100", "--utterances", "28539", "-d", "asr")
     # 13 x 768 x 2 bytes x 50 frames/s: 3.35 GiB per hour per member; every LibriSpeech bucket of 32 is halved
-    assert "per-member fp16  334.74 GiB  334.74 GiB        669.48 GiB    6.69 GiB/h" in printed
-    assert "merged int8      -           -                 167.90 GiB    1.68 GiB/h" in printed
+    assert "per-member fp16             334.74 GiB  334.74 GiB        669.48 GiB    6.69 GiB/h" in printed
+    assert "merged int8                 -           -                 167.90 GiB    1.68 GiB/h" in printed  # a quarter + scales
+    assert "merged int8-calibrated      -           -                 167.37 GiB    1.67 GiB/h" in printed  # a quarter
     assert "of batch_size 32: 16.01 utterances per forward on average" in printed  # 891 buckets of 32, each halved, + one of 27
     assert "on the fly:     3,201,234 utterance passes per member" in printed
     assert "from the cache: 28,539 utterance passes per member" in printed

@@ -9,20 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python, runner_failure
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, WHISPER_TINY_EN, run_python, runner_failure
 from s3prl_fusion.cache import CachedFusedUpstream, waveform_key
+from s3prl_fusion.cache.calibration import recorded_scales
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.plan import aligned_frames, audio_from_data, bytes_per_hour, fused_members, member_shape, stored_bytes
 from s3prl_fusion.cache.shards import FeatureOverflowError, ShardWriter, open_shard
 from s3prl_fusion.cache.sources import read_waveform
-from s3prl_fusion.cache.storage import decode, encode, int8_scales, stored_rows
+from s3prl_fusion.cache.storage import ReconstructionError, calibrated_scales, decode, encode, int8_scales, stored_rows
 from s3prl_fusion.checkpoints import load_checkpoint
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.featurizer import FeatureSelectionError, FusionFeaturizer
 from s3prl_fusion.interfaces.hconv import HConv, merged_stack
 
 DEV_CLEAN = LIBRISPEECH_MINI / "dev-clean"
-FORMS = [(storage, dtype) for storage in ("per-member", "merged") for dtype in ("fp32", "fp16", "int8")]
+FORMS = [(storage, dtype) for storage in ("per-member", "merged") for dtype in ("fp32", "fp16", "int8", "int8-calibrated")]
 MEMBERS = ["wavlm_small_random", "whisper_small_random"]  # 5 x 64 and 4 x 48
 ERROR_LINE = re.compile(r"relative RMS error ([\d.]+)%, max abs error ([\d.e+-]+)")
 
@@ -141,11 +142,14 @@ def test_merged_storage_needs_several_members(tmp_path, capsys):
     assert "a single member's merged stack is its own stack: build it with --storage per-member" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int8-calibrated"])
 @pytest.mark.parametrize("storage", ["per-member", "merged"])
-def test_int8_reads_back_within_the_printed_error_and_half_a_step(caches, wavs, storage):
-    folder, printed = caches[storage, "int8"]
+def test_int8_reads_back_within_the_printed_error_and_half_a_step(caches, wavs, storage, dtype):
+    """Each value within half its scale of the computed one: the utterance's scales (int8) or the
+    cache's (int8-calibrated, whose sample is every file here: nothing clipped)."""
+    folder, printed = caches[storage, dtype]
     exact = read(caches, storage, "fp32", wavs)
-    stored = read(caches, storage, "int8", wavs)
+    stored = read(caches, storage, dtype, wavs)
     key = "fusion_stacks" if storage == "per-member" else "fusion_merged"
     exact_stacks, stored_stacks = (exact[key], stored[key]) if storage == "per-member" else ([exact[key]], [stored[key]])
     reported = [(float(rms) / 100, float(largest)) for rms, largest in ERROR_LINE.findall(printed)]
@@ -159,15 +163,21 @@ def test_int8_reads_back_within_the_printed_error_and_half_a_step(caches, wavs, 
 
     reference_folder = caches[storage, "fp32"][0]
     manifest, reference_manifest = Manifest.load(folder), Manifest.load(reference_folder)
+    cache_scales = recorded_scales(manifest.settings)
+    assert (cache_scales is not None) == (dtype == "int8-calibrated")
+    for error in manifest.reconstruction_errors() if cache_scales else []:
+        assert error.values > 0 and f"0 of {error.values} values clipped" in printed
     for wav in wavs:
         entry, reference_entry = manifest.utterances[waveform_key(wav)], reference_manifest.utterances[waveform_key(wav)]
         arrays = open_shard(folder, manifest.shard(entry["shard"]))
         reference_arrays = open_shard(reference_folder, reference_manifest.shard(reference_entry["shard"]))
-        for array, reference_array in zip(arrays, reference_arrays):
-            block = np.asarray(array[entry["offset"]: entry["offset"] + stored_rows("int8", entry["frames"])])
+        for index, (array, reference_array) in enumerate(zip(arrays, reference_arrays)):
+            block = np.asarray(array[entry["offset"]: entry["offset"] + stored_rows(dtype, entry["frames"])])
             computed = reference_array[reference_entry["offset"]: reference_entry["offset"] + entry["frames"]]
-            assert np.all(np.abs(decode(block, "int8") - computed) <= int8_scales(block) / 2 * (1 + 1e-6) + 1e-7)
-            assert np.abs(block[2:]).max() <= 127
+            scales = cache_scales[index] if cache_scales else int8_scales(block)
+            codes = block if cache_scales else block[2:]
+            assert codes.shape == computed.shape and np.abs(codes).max() <= 127
+            assert np.all(np.abs(decode(block, dtype, scales if cache_scales else None) - computed) <= scales / 2 * (1 + 1e-6) + 1e-7)
 
 
 @pytest.mark.parametrize("storage, dtype", FORMS)
@@ -181,12 +191,13 @@ def test_every_form_reads_a_mixed_length_batch_with_zeros_past_each_utterance(ca
     stacks = features["fusion_stacks"] if storage == "per-member" else [features["fusion_merged"]]
     folder = caches[storage, dtype][0]
     manifest = Manifest.load(folder)
+    cache_scales = recorded_scales(manifest.settings) or [None] * len(stacks)
     for position, wav in enumerate(batch):
         entry = manifest.utterances[waveform_key(wav)]
         arrays = open_shard(folder, manifest.shard(entry["shard"]))
-        for stack, array in zip(stacks, arrays):
+        for stack, array, scales in zip(stacks, arrays, cache_scales):
             block = np.asarray(array[entry["offset"]: entry["offset"] + stored_rows(dtype, entry["frames"])])
-            alone = torch.from_numpy(decode(block, dtype)).permute(1, 0, 2)
+            alone = torch.from_numpy(decode(block, dtype, scales)).permute(1, 0, 2)
             assert torch.equal(stack[:, position, : entry["frames"]], alone)
             assert torch.count_nonzero(stack[:, position, entry["frames"]:]) == 0
     assert len({int(length) for length in features["fusion_lengths"]}) > 1
@@ -198,6 +209,44 @@ def test_int8_block_of_silence_and_of_overflowing_values():
     writer = ShardWriter(Path("unused"), "int8", 1)
     with pytest.raises(FeatureOverflowError, match="overflow int8's float16 scales; build the cache with --dtype fp32"):
         writer.add("key", [np.full((3, 2, 4), 1e7, np.float32)], 16000, "loud.flac")
+
+
+def test_int8_calibrated_clips_what_lies_beyond_its_scales_and_counts_it(tmp_path):
+    """Values past 127 x the cache's scale read back as 127 x scale; the writer counts them."""
+    scales = calibrated_scales(np.array([[1.0, 2.0]], np.float32)).astype(np.float32)  # 1.25 x absmax / 127
+    assert np.all(scales >= np.float32([[1.25, 2.5]]) / 127) and np.all(scales < np.float32([[1.25, 2.5]]) / 127 * (1 + 1e-3))
+    values = np.array([[[0.5, -2.0]], [[1.2, 2.6]], [[-9.0, 0.0]]], np.float32)  # (frames 3, L 1, D 2)
+    block = encode(values, "int8-calibrated", scales)
+    assert block.dtype == np.int8 and block.shape == values.shape
+    expected = np.array([[[0.5, -2.0]], [[1.2, 127 * scales[0, 1]]], [[-127 * scales[0, 0], 0.0]]], np.float32)
+    np.testing.assert_allclose(decode(block, "int8-calibrated", scales), expected, atol=float(scales.max()) / 2)
+    writer = ShardWriter(tmp_path, "int8-calibrated", 2**30, [scales])
+    writer.add("key", [values], 16000, "loud.flac")
+    error = ReconstructionError(**writer.flush("shard-00000")[0]["errors"][0])
+    assert (error.clipped, error.values) == (2, 6)
+    assert "2 of 6 values clipped to the calibrated scales' range (0.33)" in error.describe("int8-calibrated")
+
+
+@pytest.mark.skipif(not WHISPER_TINY_EN.is_dir(), reason="needs ../shared/models/whisper-tiny.en (a real pretrained checkpoint)")
+def test_int8_forms_on_pretrained_whisper_tiny_en_err_as_the_storage_docstring_says(tmp_path, capsys):
+    """The 160 bundled LibriSpeech utterances, scales from 32 of them for int8-calibrated."""
+    printed = {}
+    for dtype, extra in (("int8", []), ("int8-calibrated", ["--calibration-utterances", "32"])):
+        cli_main(["cache", "build", "-u", "fused", "-k", str(WHISPER_TINY_EN), "--data", str(LIBRISPEECH_MINI), "--out", str(tmp_path / dtype),
+                  "--device", "cpu", "--dtype", dtype, *extra])
+        printed[dtype] = capsys.readouterr().out
+    errors = {dtype: float(ERROR_LINE.search(text).group(1)) for dtype, text in printed.items()}
+    assert errors["int8"] == pytest.approx(0.41, abs=0.02)
+    assert errors["int8-calibrated"] == pytest.approx(0.73, abs=0.05) and 1.5 < errors["int8-calibrated"] / errors["int8"] < 2.2
+    assert "scales from 1.25 x the absmax over 32 of the 160 files" in printed["int8-calibrated"]
+    assert re.search(r"[1-9]\d* of \d+ values clipped", printed["int8-calibrated"])
+
+
+def test_a_calibration_of_no_files_is_refused_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as ended:
+        build(tmp_path / "cache", "merged", "int8-calibrated", DEV_CLEAN, "--calibration-utterances", "0")
+    assert ended.value.code == 2 and not (tmp_path / "cache").exists()
+    assert "--calibration-utterances must be at least 1 (got 0)" in capsys.readouterr().err
 
 
 def stored_array_bytes(folder: Path) -> list[int]:
@@ -226,6 +275,8 @@ def test_merged_and_int8_bytes_against_per_member_fp16(caches):
     assert size["merged", "fp16"] / size["per-member", "fp16"] == 320 / 512
     assert size["merged", "int8"] / size["per-member", "fp16"] == pytest.approx((frames + 2 * 16) * 320 / (frames * 512 * 2), rel=1e-12)
     assert size["merged", "int8"] / size["per-member", "fp16"] < 1 / 3
+    assert size["merged", "int8-calibrated"] / size["per-member", "fp16"] == 320 / (512 * 2)
+    assert size["per-member", "int8-calibrated"] / size["per-member", "fp16"] == 1 / 2
 
     # two 13 x 768 members at 50 frames/s and LibriSpeech's 283.7 utterances per hour: a quarter, plus the scales
     shapes = [member_shape(entry) for entry in fused_members("fused_wavlm_whisper", None, None)]
@@ -233,14 +284,18 @@ def test_merged_and_int8_bytes_against_per_member_fp16(caches):
     assert per_member / 2**30 == pytest.approx(6.69, abs=0.005)
     assert bytes_per_hour(shapes, "merged", "fp16", 283.7) / per_member == pytest.approx(1 / 2)
     assert bytes_per_hour(shapes, "merged", "int8", 283.7) / per_member == pytest.approx((1 + 2 * 283.7 / 180000) / 4)
+    assert bytes_per_hour(shapes, "merged", "int8-calibrated", 283.7) / per_member == 1 / 4
+    assert bytes_per_hour(shapes, "merged", "int8-calibrated", 283.7) / 2**30 <= 6.7 / 4
 
 
 @pytest.fixture(scope="module")
 def runner_caches(tmp_path_factory, librispeech_buckets) -> dict[str, Path]:
+    """name -> folder: "per-member" and "merged" in fp16, "merged int8-calibrated"."""
     root = tmp_path_factory.mktemp("runner-caches")
-    for storage in ("per-member", "merged"):
-        build(root / storage, storage, "fp16", librispeech_buckets / "train-clean-100.csv", "--root", str(LIBRISPEECH_MINI))
-    return {storage: root / storage for storage in ("per-member", "merged")}
+    forms = {"per-member": ("per-member", "fp16"), "merged": ("merged", "fp16"), "merged int8-calibrated": ("merged", "int8-calibrated")}
+    for name, (storage, dtype) in forms.items():
+        build(root / name, storage, dtype, librispeech_buckets / "train-clean-100.csv", "--root", str(LIBRISPEECH_MINI))
+    return {name: root / name for name in forms}
 
 
 def runner_overrides(librispeech_buckets, *extra: str) -> str:
@@ -249,20 +304,22 @@ def runner_overrides(librispeech_buckets, *extra: str) -> str:
 
 
 def test_runner_trains_hconv_from_a_merged_cache(tmp_path, runner_caches, librispeech_buckets):
-    """-u fused_cache -k <merged> -s hconv trains; its checkpoint's set-up is that of the same run on a per-member cache."""
+    """-u fused_cache -k <merged, fp16 or int8-calibrated> -s hconv trains; its checkpoint's set-up
+    is that of the same run on a per-member cache."""
     setups = {}
-    for storage, cache in runner_caches.items():
-        expdir = tmp_path / storage
+    for name, cache in runner_caches.items():
+        expdir = tmp_path / name
         result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused_cache", "-k", str(cache), "-s", "hconv",
                              "-d", "asr", "-c", str(ASR_CONFIGS / "demo.yaml"), "-p", str(expdir), "--device", "cpu",
                              "-o", runner_overrides(librispeech_buckets, "config.runner.total_steps=2", "config.runner.save_step=2")])
         assert f"interface hconv over 2 member(s) {MEMBERS}" in result.stderr
-        assert ("only its convs run" in result.stderr) == (storage == "merged")
-        setups[storage] = load_checkpoint(expdir / "states-2.ckpt")["Featurizer"]
-    shapes = {storage: {key: tuple(value.shape) for key, value in state.items() if key != "_extra_state"} for storage, state in setups.items()}
-    assert setups["merged"]["_extra_state"] == setups["per-member"]["_extra_state"]
-    assert shapes["merged"] == shapes["per-member"]
-    FusionFeaturizer(CachedFusedUpstream(runner_caches["per-member"]), "hconv", upstream_name="fused_cache").load_state_dict(setups["merged"])
+        assert ("only its convs run" in result.stderr) == name.startswith("merged")
+        setups[name] = load_checkpoint(expdir / "states-2.ckpt")["Featurizer"]
+    shapes = {name: {key: tuple(value.shape) for key, value in state.items() if key != "_extra_state"} for name, state in setups.items()}
+    for merged in ("merged", "merged int8-calibrated"):
+        assert setups[merged]["_extra_state"] == setups["per-member"]["_extra_state"]
+        assert shapes[merged] == shapes["per-member"]
+        FusionFeaturizer(CachedFusedUpstream(runner_caches["per-member"]), "hconv", upstream_name="fused_cache").load_state_dict(setups[merged])
 
 
 @pytest.mark.parametrize("interface, overrides, reason", [

@@ -4,9 +4,11 @@
     checksums.py  weight fingerprints and file checksums
     sources.py    the audio files a build reads (lists, folders, s3prl length tables)
     manifest.py   manifest.json: settings, shards and the utterance index
-    storage.py    what a shard stores: per-member or merged stacks, in fp16 / fp32 / int8
+    storage.py    what a shard stores: per-member or merged stacks, in fp16 / fp32 / int8 / int8-calibrated
     shards.py     sharded .npy files: atomic writes (s3prl_fusion.atomic), verified memory-mapped reads
     batches.py    length-bucketed batches of a build
+    encoding.py   one pass of the members over a batch, as a build stores it
+    calibration.py int8-calibrated's scales: the members over a sample of the build's files
     ranks.py      the ranks of a torchrun build: the split of the files, rank 0 first
     builder.py    ``build_cache``: members -> shards + manifest
     buffers.py    the float32 memory reads decode into, reused between batches

@@ -24,13 +24,15 @@ import torch
 
 from s3prl_fusion.atomic import remove_partial_writes
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
+from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, SCALES_KEY, calibrate, recorded_scales
 from s3prl_fusion.cache.checksums import weights_fingerprint
+from s3prl_fusion.cache.encoding import stored_arrays
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, merge_rank_parts, rank_part_name, setting_differences
 from s3prl_fusion.cache.ranks import ONE_RANK, Ranks
 from s3prl_fusion.cache.shards import ShardWriter, shard_problems
 from s3prl_fusion.cache.sources import longest_first, read_waveform
-from s3prl_fusion.cache.storage import PER_MEMBER, layout_settings, stored_stacks
+from s3prl_fusion.cache.storage import INT8_CALIBRATED, PER_MEMBER, layout_settings
 from s3prl_fusion.errors import SettingError, UnknownNameError
 from s3prl_fusion.upstreams import upstream_factories
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
@@ -41,6 +43,7 @@ BUILD_SETTING_KEYS = [
     "upstream", "upstream_ckpt", "members", "autocast", "seed", "storage", "dtype", "weights_fingerprint", "downsample_rate", "device_type",
 ]
 LAYOUT_KEYS = ["layer_counts", "dims", "merged_shape"]
+RECORDED_KEYS = [*LAYOUT_KEYS, SCALES_KEY]  # what a build records from the members, the same on every rank
 # How tests interrupt a build at a known point: "RANK:SHARDS" makes that rank SIGKILL itself once
 # it has written SHARDS shards, as a crash would.
 CRASH_AFTER_SHARDS_ENV = "S3PRL_FUSION_CACHE_CRASH_AFTER_SHARDS"
@@ -91,7 +94,7 @@ def _open_or_start(out: Path, settings: dict, log: Callable[[str], None]) -> tup
             f"the cache {out} was built with other settings ({'; '.join(differences)}); "
             "build into another --out folder, or delete this one first"
         )
-    merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *LAYOUT_KEYS])
+    merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *RECORDED_KEYS])
     rerun = []
     for shard in list(manifest.shards):
         problems = shard_problems(out, shard)
@@ -136,6 +139,7 @@ def build_cache(
     shard_mb: float = 256,
     log: Callable[[str], None] = print,
     ranks: Ranks = ONE_RANK,
+    calibration_utterances: int = CALIBRATION_UTTERANCES,
 ) -> Manifest:
     """Store ``fused``'s aligned stacks of every file in ``files`` under ``out``.
 
@@ -148,6 +152,8 @@ def build_cache(
             utterance the features it gets alone, so this trades only speed against memory.
         shard_mb: approximate size of one shard.
         ranks: this process's rank of a launched build (process group started); one rank by default.
+        calibration_utterances: for int8-calibrated, how many files set the cache's scales (``calibration``);
+            a build into a folder that has scales keeps them.
     Returns:
         the folder's manifest once every rank is done.
     """
@@ -159,15 +165,19 @@ def build_cache(
     differences = setting_differences(manifest.settings, settings, BUILD_SETTING_KEYS)
     if differences:
         raise SettingError(f"rank {ranks.rank} runs other members than rank 0 ({'; '.join(differences)}): every rank must load the same ones")
-    part, part_name = (Manifest(dict(manifest.settings)), rank_part_name(ranks.rank)) if ranks.distributed else (manifest, MANIFEST_NAME)
+    fused.eval()
     sources = list(dict.fromkeys([*map(str, files), *rerun]))
+    if settings["dtype"] == INT8_CALIBRATED and SCALES_KEY not in manifest.settings:
+        manifest.settings[SCALES_KEY] = ranks.from_rank_zero(
+            lambda: calibrate(fused, sources, settings["storage"], device, limits, calibration_utterances, log)
+        )
+    part, part_name = (Manifest(dict(manifest.settings)), rank_part_name(ranks.rank)) if ranks.distributed else (manifest, MANIFEST_NAME)
     recorded = {entry["source"] for entry in manifest.utterances.values()}
     ordered = ranks.share([source for source in sources if source in recorded])
     ordered += ranks.share(longest_first([source for source in sources if source not in recorded]))
-    writer = ShardWriter(out, settings["dtype"], int(shard_mb * 2**20))
+    writer = ShardWriter(out, settings["dtype"], int(shard_mb * 2**20), recorded_scales(manifest.settings))
     first_index, written = _next_shard_index(manifest), 0
     crash_after = _crash_after_shards(ranks)
-    fused.eval()
 
     def flush() -> None:
         nonlocal written
@@ -181,13 +191,9 @@ def build_cache(
             os.kill(os.getpid(), signal.SIGKILL)
 
     def encode(batch: list[tuple[str, torch.Tensor, str]]) -> None:
-        with torch.no_grad():
-            features = fused([wav.to(device) for _, wav, _ in batch])
-        stacks, lengths = features["fusion_stacks"], features["fusion_lengths"].tolist()
+        stacks, utterances = stored_arrays(fused, [wav for _, wav, _ in batch], device, settings["storage"])
         _record_layout(part, stacks)
-        stored = stored_stacks(settings["storage"], stacks)
-        for position, (key, wav, source) in enumerate(batch):
-            arrays = [stack[:, position, : lengths[position]].permute(1, 0, 2).cpu().numpy() for stack in stored]
+        for (key, wav, source), arrays in zip(batch, utterances):
             writer.add(key, arrays, wav.numel(), source)
             if writer.full:
                 flush()
@@ -209,7 +215,7 @@ def build_cache(
         manifest.save(out)
         return manifest
     ranks.barrier()
-    if ranks.rank == 0 and not merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *LAYOUT_KEYS]):
+    if ranks.rank == 0 and not merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *RECORDED_KEYS]):
         manifest.save(out)
     ranks.barrier()
     return Manifest.load(out)

@@ -4,11 +4,13 @@
     settings:    upstream, members (``upstreams.members.member_settings`` of each entry: Whisper's
                  ``length_mode`` filled in), autocast, seed, weights_fingerprint, downsample_rate,
                  device_type; the storage form (``storage``): storage (``per-member`` | ``merged``),
-                 dtype (``fp16`` | ``fp32`` | ``int8``), the members' layer_counts and dims, and for
-                 merged storage the stored merged_shape [L, D]
+                 dtype (``fp16`` | ``fp32`` | ``int8`` | ``int8-calibrated``), the members' layer_counts
+                 and dims, for merged storage the stored merged_shape [L, D], and for int8-calibrated
+                 int8_scales (per stored stack its shape and float16 scales, ``calibration``)
     shards:      [{name, files (one per stored stack: per member, or the merged one), checksums,
                  bytes, errors (per stored stack: squared_error, squared_value, max_abs_error of
-                 the stored values against the computed float32 ones)}]
+                 the stored values against the computed float32 ones, values, and how many
+                 int8-calibrated clipped)}]
     utterances:  {key: {shard, offset (in stored rows), frames, samples, source}}
 The manifest is rewritten atomically after every shard, so an interrupted build leaves a
 consistent cache that the next build completes. A build on several ranks (``ranks``) keeps one

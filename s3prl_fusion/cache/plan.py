@@ -25,7 +25,7 @@ import soundfile
 import yaml
 
 from s3prl_fusion.cache.sources import AUDIO_SUFFIXES
-from s3prl_fusion.cache.storage import FLOAT_DTYPES, INT8, MERGED, PER_MEMBER, block_bytes, stored_layouts
+from s3prl_fusion.cache.storage import FLOAT_DTYPES, INT8, INT8_CALIBRATED, MERGED, PER_MEMBER, block_bytes, stored_layouts
 from s3prl_fusion.cache.tasks import UNCACHEABLE_TASKS
 from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
 from s3prl_fusion.s3prl_adapter.task_facts import asr_half_batch_samples
@@ -221,7 +221,8 @@ def stored_bytes(shapes: list[MemberShape], frames: int, utterances: float | Non
     """Bytes ``cache build --storage storage --dtype dtype`` stores per stored stack (each member's,
     or the merged one's alone) for ``frames`` aligned frames of ``utterances`` utterances: frames x
     L x D x bytes per value, int8 adding two rows of scales per utterance (``storage.block_bytes``:
-    int8 needs the utterance count). Each shard file adds a 128-byte .npy header."""
+    int8 needs the utterance count; int8-calibrated keeps its scales in the manifest). Each shard
+    file adds a 128-byte .npy header."""
     layouts = stored_layouts(storage, [shape.hidden_states for shape in shapes], [shape.dim for shape in shapes])
     return [block_bytes(dtype, frames, utterances, layers, dim) for layers, dim in layouts]
 
@@ -236,7 +237,7 @@ def bytes_per_hour(shapes: list[MemberShape], storage: str, dtype: str, utteranc
     members of ``shapes``, at their aligned frame rate (the fastest member's); int8's per-utterance
     scales are counted for ``utterances_per_hour`` (LibriSpeech train-clean-100: 28,539 utterances
     in 100.6 h, 283.7 per hour). Two 13 x 768 members at 50 frames/s: per-member fp16 6.69 GiB,
-    merged fp16 3.35 GiB, merged int8 1.68 GiB."""
+    merged fp16 3.35 GiB, merged int8 1.68 GiB, merged int8-calibrated 1.67 GiB."""
     frames = aligned_frames(shapes, audio_from_hours(1, None))
     return sum(stored_bytes(shapes, frames, utterances_per_hour, storage, dtype))
 
@@ -330,9 +331,9 @@ def plan_lines(upstream: str, shapes: list[MemberShape], audio: Audio, training:
     ])
     counted = f"{audio.utterances:,} utterances, " if audio.utterances is not None else ""
     lines.append(f"audio ({audio.source}): {counted}{audio.hours:,.2f} h, {frames:,} aligned frames")
-    lines.append("cache size (each stored stack: frames x hidden states x dim x bytes per value; int8 adds its scales):")
+    lines.append("cache size (each stored stack: frames x hidden states x dim x bytes per value; int8 adds per-utterance scales):")
     rows = [["storage", *(shape.name for shape in shapes), "total", "per hour of audio"]]
-    dtypes = [*FLOAT_DTYPES, INT8] if audio.utterances is not None else list(FLOAT_DTYPES)
+    dtypes = [*FLOAT_DTYPES, *([INT8] if audio.utterances is not None else []), INT8_CALIBRATED]
     rows += [_size_row(f"per-member {dtype}", stored_bytes(shapes, frames, audio.utterances, PER_MEMBER, dtype), audio.hours) for dtype in dtypes]
     if len(shapes) > 1:
         for dtype in dtypes:

@@ -17,7 +17,7 @@ import numpy as np
 
 from s3prl_fusion.atomic import write_atomically
 from s3prl_fusion.cache.checksums import file_checksum
-from s3prl_fusion.cache.storage import ReconstructionError, decode, encode, overflow, stored_rows
+from s3prl_fusion.cache.storage import ReconstructionError, clipped_count, decode, encode, overflow, stored_rows
 from s3prl_fusion.errors import UserError
 
 
@@ -62,14 +62,16 @@ class ShardWriter:
 
     Args:
         folder: the cache folder.
-        dtype: ``"fp16"``, ``"fp32"`` or ``"int8"`` (``storage.DTYPES``), the stored form of the values.
+        dtype: ``"fp16"``, ``"fp32"``, ``"int8"`` or ``"int8-calibrated"`` (``storage.DTYPES``), the stored form of the values.
         shard_bytes: flush once the buffered blocks reach this size.
+        scales: for int8-calibrated, the cache's float32 scales (L_i, D_i) of each stored stack.
     """
 
-    def __init__(self, folder: Path, dtype: str, shard_bytes: int):
+    def __init__(self, folder: Path, dtype: str, shard_bytes: int, scales: list[np.ndarray] | None = None):
         self.folder = Path(folder)
         self.dtype = dtype
         self.shard_bytes = shard_bytes
+        self.scales = scales
         self._arrays: list[list[np.ndarray]] = []
         self._errors: list[ReconstructionError] = []
         self._utterances: list[tuple[str, dict]] = []
@@ -85,16 +87,17 @@ class ShardWriter:
 
     def add(self, key: str, stacks: list[np.ndarray], samples: int, source: str) -> None:
         """stacks: one utterance's float32 stored stacks (frames, L_i, D_i) (``storage.stored_stacks``)."""
-        blocks = [encode(stack, self.dtype) for stack in stacks]
+        scales = self.scales or [None] * len(stacks)
+        blocks = [encode(stack, self.dtype, scale) for stack, scale in zip(stacks, scales)]
         overflowed = next(filter(None, (overflow(block, self.dtype) for block in blocks)), None)
         if overflowed:
             raise FeatureOverflowError(f"{source}: features overflow {overflowed}; build the cache with --dtype fp32")
         if not self._arrays:
             self._arrays = [[] for _ in blocks]
             self._errors = [ReconstructionError() for _ in blocks]
-        for buffer, error, stack, block in zip(self._arrays, self._errors, stacks, blocks):
+        for buffer, error, stack, block, scale in zip(self._arrays, self._errors, stacks, blocks, scales):
             buffer.append(block)
-            error.add(stack, decode(block, self.dtype))
+            error.add(stack, decode(block, self.dtype, scale), clipped_count(stack, self.dtype, scale))
         self._utterances.append((key, {"frames": int(stacks[0].shape[0]), "samples": int(samples), "source": source}))
         self._buffered += sum(block.nbytes for block in blocks)
 

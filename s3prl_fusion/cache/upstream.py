@@ -2,7 +2,7 @@
 
 Returns the same ``FusedFeatures`` as the fused upstream that built the cache (``fusion_stacks``
 N x (L_i, B, T, D_i) float32, ``fusion_lengths``, ``fusion_members``), read from memory-mapped
-shards (int8 dequantized to float32) into memory kept between batches (``buffers``): no member runs. A cache of merged storage (see
+shards (int8 dequantized to float32 by its scales) into memory kept between batches (``buffers``): no member runs. A cache of merged storage (see
 ``storage``) holds HConv's merged stack instead and returns it as ``fusion_merged`` (L, B, T, D)
 float32 with ``fusion_lengths`` and ``fusion_members``; only HConv's convs read it (see
 ``featurizer``). ``-g`` declares the members expected (the ``members:`` / ``autocast:``
@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from s3prl_fusion.cache.buffers import ReusedBuffers
+from s3prl_fusion.cache.calibration import recorded_scales
 from s3prl_fusion.cache.keys import waveform_key
 from s3prl_fusion.cache.manifest import Manifest, member_differences, setting_differences
 from s3prl_fusion.cache.shards import open_shard
@@ -75,6 +76,8 @@ class CachedFusedUpstream(nn.Module):
         self.dims = list(settings["dims"])
         self.storage, self.dtype = settings["storage"], settings["dtype"]
         self.stored_layouts = stored_layouts(self.storage, self.layer_counts, self.dims)
+        scales = recorded_scales(settings)
+        self._scales = [torch.from_numpy(values) for values in scales] if scales else [None] * len(self.stored_layouts)
         self.downsample_rate = int(settings["downsample_rate"])
         self._open_shards: dict[str, list[np.ndarray]] = {}
         self._decode_memory = ReusedBuffers()
@@ -117,8 +120,8 @@ class CachedFusedUpstream(nn.Module):
         for position, entry in enumerate(entries):
             arrays = self._stored_arrays(entry["shard"])
             span = slice(entry["offset"], entry["offset"] + stored_rows(self.dtype, entry["frames"]))
-            for stack, array in zip(stacks, arrays):
-                decode_into(array[span], self.dtype, stack[:, position, : entry["frames"]].permute(1, 0, 2))
+            for stack, array, scales in zip(stacks, arrays, self._scales):
+                decode_into(array[span], self.dtype, stack[:, position, : entry["frames"]].permute(1, 0, 2), scales)
                 stack[:, position, entry["frames"] :].zero_()
         device = wavs[0].device
         stacks = [stack.to(device) for stack in stacks]  # on a GPU a copy: the host buffer is free again

@@ -16,7 +16,7 @@ rank 0 merges their manifests (see ``cache.ranks``); an interrupted build, re-ru
 ranks, keeps what was written. Utterances go through the members longest first in batches of up to
 --batch-size utterances and --batch-seconds of padded audio (see ``cache.batches``). --storage and
 --dtype choose the storage form (see ``cache.storage``): every member's stack or HConv's merged
-one, in fp16, fp32 or int8; ``build`` and ``verify`` print each stored stack's reconstruction
+one, in fp16, fp32, int8 or int8-calibrated; ``build`` and ``verify`` print each stored stack's reconstruction
 error against the computed float32 values. ``plan`` prints what a run costs before it starts
 (see ``plan``).
 """
@@ -29,6 +29,7 @@ import torch
 
 from s3prl_fusion.cache.batches import ACCELERATOR_BATCH_SECONDS, CPU_BATCH_SECONDS, DEFAULT_BATCH_UTTERANCES, BatchLimits
 from s3prl_fusion.cache.builder import build_cache, build_fused_upstream, cache_settings
+from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, check_calibration_utterances
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.cache.plan import audio_from_data, audio_from_hours, fused_members, member_shape, plan_lines, read_training
 from s3prl_fusion.cache.ranks import launched_ranks, rank_device, start_process_group, stop_process_group
@@ -55,7 +56,9 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-member: every member's stack, for every interface (default); merged: HConv's merged stack, "
                              "for -s hconv with normalize off only, N times smaller")
     parser.add_argument("--dtype", choices=DTYPES, default="fp16",
-                        help="stored precision (default fp16); int8: 8 bits per value with per-utterance (layer, channel) scales")
+                        help="stored precision (default fp16); int8: 8 bits per value with per-utterance (layer, channel) scales; "
+                             "int8-calibrated: 8 bits per value, one scale per (layer, channel) for the whole cache from a calibration "
+                             "sample (exactly half of fp16, larger error, values beyond the sample's range clipped)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="under torchrun, cuda means GPU LOCAL_RANK")
     parser.add_argument("--backend", help="torch.distributed backend under torchrun (default nccl on CUDA, gloo on the CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_UTTERANCES,
@@ -63,6 +66,9 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-seconds", type=float,
                         help=f"at most this many seconds of padded audio per member forward (default {CPU_BATCH_SECONDS:g} on the CPU, "
                              f"{ACCELERATOR_BATCH_SECONDS:g} on a GPU)")
+    parser.add_argument("--calibration-utterances", type=int, default=CALIBRATION_UTTERANCES,
+                        help=f"int8-calibrated: how many of the files set the cache's scales (default {CALIBRATION_UTTERANCES}; "
+                             "a build into a folder that has scales keeps them)")
     parser.add_argument("--shard-mb", type=float, default=256, help="approximate shard size in MiB (default 256)")
     parser.add_argument("--seed", type=int, default=1337, help="torch seed before building the members, as the runner's --seed")
 
@@ -85,6 +91,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> None:
+    check_calibration_utterances(args.calibration_utterances)
     files = collect_audio_files(args.wav_list, args.data, args.root)
     ranks = launched_ranks()
     device = rank_device(ranks, args.device)
@@ -98,7 +105,7 @@ def run_build(args: argparse.Namespace) -> None:
             print(f"caching {len(files)} files with members {fused.member_names} into {args.out}{on_ranks}")
         limits = BatchLimits.default_for(device.type, args.batch_size, args.batch_seconds)
         manifest = build_cache(fused, settings, files, Path(args.out), device, limits, args.shard_mb,
-                               lambda line: print(ranks.log_prefix() + line), ranks)
+                               lambda line: print(ranks.log_prefix() + line), ranks, args.calibration_utterances)
     finally:
         stop_process_group(ranks)
     if ranks.rank == 0:
