@@ -200,12 +200,11 @@ def decode_into(block: np.ndarray, dtype: str, out: Tensor, scales: Tensor | Non
     ``(L, D)`` scales, for int8-calibrated only."""
     if dtype in FLOAT_DTYPES:
         out.copy_(torch.from_numpy(block))
-    elif dtype == INT8_CALIBRATED:
-        out.copy_(torch.from_numpy(block))
-        out.mul_(scales)
-    else:
-        out.copy_(torch.from_numpy(block[SCALE_ROWS:]))
-        out.mul_(torch.from_numpy(int8_scales(block)))
+        return
+    if dtype == INT8:
+        block, scales = block[SCALE_ROWS:], torch.from_numpy(int8_scales(block))
+    out.copy_(torch.from_numpy(block))
+    out.mul_(scales)
 
 
 def decode(block: np.ndarray, dtype: str, scales: np.ndarray | None = None) -> np.ndarray:
