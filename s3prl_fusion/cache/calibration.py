@@ -3,9 +3,10 @@ build's files before anything is stored, and the absmax of each stored stack's (
 over the sample, times ``storage.CALIBRATION_MARGIN``, sets that channel's scale for the whole
 cache.
 
-The sample is ``--calibration-utterances`` files (default ``CALIBRATION_UTTERANCES``) spread evenly over the build's files sorted by
-path: the same for any rank count, file order or batch size, so a build on several ranks stores
-the same values as one on a single rank. Rank 0 calibrates and the manifest keeps the scales; a
+The sample is ``--calibration-utterances`` files (default ``CALIBRATION_UTTERANCES``) spread
+evenly over the build's files sorted by path: the same for any rank count, file order or batch
+size, so a build on several ranks stores the same values as one on a single rank. Those files
+go through the members again when they are stored: 64 of a corpus's tens of thousands. Rank 0 calibrates and the manifest keeps the scales; a
 later build into the same folder (a resume, new files) reuses them.
 """
 from __future__ import annotations
