@@ -175,9 +175,9 @@ def test_hours_plan_for_base_preset_with_utterance_count(capsys):
     assert "from the cache: 28,539 utterance passes per member" in printed
 
 
-def readme_plans() -> list[tuple[str, str]]:
-    """(command line, output) of every ``$ s3prl-fusion cache plan`` in the README."""
-    lines = (REPO_ROOT / "README.md").read_text().splitlines()
+def documented_plans() -> list[tuple[str, str]]:
+    """(command line, output) of every ``$ s3prl-fusion cache plan`` on the feature cache's page (docs/cache.md)."""
+    lines = (REPO_ROOT / "docs" / "cache.md").read_text().splitlines()
     plans = []
     for start, line in enumerate(lines):
         if line.startswith("$ s3prl-fusion cache plan "):
@@ -186,9 +186,9 @@ def readme_plans() -> list[tuple[str, str]]:
     return plans
 
 
-def test_readme_plans_are_what_the_command_prints(capsys, monkeypatch):
+def test_documented_plans_are_what_the_command_prints(capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
-    plans = readme_plans()
+    plans = documented_plans()
     assert [command.split()[3] for command, _ in plans] == [
         "fused_wavlm_whisper_en", "fused_wavlmlarge_whispermedium_en", "fused_wavlm_whisper", "fused_wavlmlarge_whispermedium",
     ]
