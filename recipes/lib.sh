@@ -7,13 +7,9 @@
 #   STEPS            override runner.total_steps (smoke runs)
 #   OVERRIDES        extra s3prl -o items, joined with ",,"
 #   PYTHON           interpreter with s3prl-fusion installed (default: python)
-#   CACHE=1          train and evaluate from a feature cache of the upstream's frozen members: before
-#                    training, `s3prl-fusion cache build` runs them once over every split the task reads
-#                    (a complete cache is left as it is, a partial one completed), then the runner reads
-#                    it (-u fused_cache -k CACHE_DIR). Only fused upstreams (-u fused, fused_* presets)
-#                    are cached; another -u, and sv.sh (random crops), run the members on the fly
-#   CACHE_DIR        the cache folder (default: OUT_DIR/cache); give runs of one upstream on one task's
-#                    data (other interfaces, folds, languages) the same CACHE_DIR to build it once
+#   CACHE=1          train and evaluate from a feature cache of a fused upstream's frozen members, built
+#                    first over every split the task reads (docs/cache.md, "The recipes' CACHE=1")
+#   CACHE_DIR        the cache folder (default: OUT_DIR/cache)
 #   CACHE_DTYPE      passed to `cache build` as --dtype (unset: the build's default)
 #   CACHE_STORAGE    passed to `cache build` as --storage (unset: the build's default)
 # A re-run resumes: it continues training from OUT_DIR's newest checkpoint, and skips a step
