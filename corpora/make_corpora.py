@@ -9,6 +9,13 @@ can run end to end offline (tests, demo) on CPU:
 * ``VoxCeleb1/``     - speaker verification, WAV, VoxCeleb1 layout + trial lists.
 * ``IEMOCAP/``       - emotion recognition, WAV, IEMOCAP_full_release layout.
 * ``ml_superb/``     - ML-SUPERB Mono-1h pairs, WAV + transcript_*.txt lists.
+* ``SpeechCommands/`` - keyword spotting, Speech Commands v0.01 train and test layouts.
+* ``fluent_speech_commands_dataset/`` - intent classification, csv with action/object/location.
+* ``VoxCeleb1/iden_split_mini.txt`` - speaker identification split over ``VoxCeleb1``.
+* ``LibriSpeech/phones/`` - ARPAbet lexicon and phone list for phone recognition.
+* ``SNIPS/``         - slot filling, audio SNIPS layout with IOB transcripts.
+* ``Libri2Mix/``     - diarization, two-speaker mixtures of ``LibriSpeech`` + Kaldi dirs + RTTM.
+* ``quesst14Database/`` - query-by-example, QUESST 2014 layout with NIST STD ground truth.
 
 Usage::
 
@@ -16,12 +23,13 @@ Usage::
 
 Requires the ``espeak-ng`` binary (tested with 1.51) and numpy, scipy and
 soundfile.  The output depends only on the fixed seeds below and on the
-espeak-ng version; with the same espeak-ng the audio is byte-identical from
-run to run.  Existing ``LibriSpeech``, ``VoxCeleb1``, ``IEMOCAP`` and
-``ml_superb`` folders under ``--out`` are replaced.
+espeak-ng version; with the same espeak-ng every file is byte-identical from
+run to run.  The corpus folders named in ``CORPUS_DIRS`` under ``--out`` are
+replaced.
 """
 
 import argparse
+import hashlib
 import itertools
 import os
 import random
@@ -38,7 +46,8 @@ import soundfile as sf
 SAMPLE_RATE = 16000
 ESPEAK_RATE = 22050
 SEED = 20240611
-CORPUS_DIRS = ("LibriSpeech", "VoxCeleb1", "IEMOCAP", "ml_superb")
+CORPUS_DIRS = ("LibriSpeech", "VoxCeleb1", "IEMOCAP", "ml_superb", "SpeechCommands",
+               "fluent_speech_commands_dataset", "SNIPS", "Libri2Mix", "quesst14Database")
 
 
 # --------------------------------------------------------------------------- #
@@ -459,6 +468,402 @@ def make_ml_superb(root, synth, rng, stats):
 
 
 # --------------------------------------------------------------------------- #
+# Speech Commands v0.01 (keyword spotting)
+# --------------------------------------------------------------------------- #
+SC_KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+SC_UNKNOWN = ["bed", "cat"]  # non-keyword folders: s3prl maps them to _unknown_
+SC_TRAIN_VOICES = [("en+m1", 42, 170), ("en-us+f2", 66, 165)]
+SC_VALID_VOICES = [("en+f3", 60, 168)]
+SC_TEST_VOICE = ("en-us+m3", 46, 172)
+SC_NOISES = {"white_noise.wav": 0.0, "pink_noise.wav": 1.0}  # name -> spectral tilt (0 white, 1 pink)
+
+
+def speech_commands_bucket(filename):
+    """Percentage bucket (0-100) of a file in the dataset's hash split (README of Speech Commands):
+    < 10 validation, < 20 testing, else training; it depends only on the speaker part of the name."""
+    speaker = filename.split("_nohash_")[0]
+    digest = int(hashlib.sha1(speaker.encode("utf-8")).hexdigest(), 16)
+    max_per_class = 2 ** 27 - 1
+    return (digest % (max_per_class + 1)) * (100.0 / max_per_class)
+
+
+def _speaker_hashes(rng, n, bucket_ok):
+    """``n`` random 8-hex-digit speaker ids whose hash bucket satisfies ``bucket_ok``."""
+    out = []
+    while len(out) < n:
+        cand = f"{rng.getrandbits(32):08x}"
+        if bucket_ok(speech_commands_bucket(cand + "_nohash_0.wav")) and cand not in out:
+            out.append(cand)
+    return out
+
+
+def _one_second(wav, rng, peak):
+    """Place a trimmed word at a random offset inside a 1 s clip (16000 samples)."""
+    wav = trim(wav)[:SAMPLE_RATE]
+    clip = np.zeros(SAMPLE_RATE)
+    start = rng.randint(0, SAMPLE_RATE - len(wav))
+    clip[start:start + len(wav)] = wav
+    return to_int16(clip, peak)
+
+
+def _noise(seconds, tilt, seed):
+    """Stationary noise: white (tilt 0) or 1/f (tilt 1), from numpy's frozen legacy generator."""
+    n = int(seconds * SAMPLE_RATE)
+    spec = np.fft.rfft(np.random.RandomState(seed).standard_normal(n))
+    freqs = np.arange(len(spec), dtype=np.float64)
+    freqs[0] = 1.0
+    return np.fft.irfft(spec / freqs ** (tilt / 2), n)
+
+
+def make_speech_commands(root, synth, rng, stats):
+    train_root = root / "speech_commands_v0.01"
+    test_root = root / "speech_commands_test_set_v0.01"
+    words = SC_KEYWORDS + SC_UNKNOWN
+    speakers = list(zip(_speaker_hashes(rng, len(SC_TRAIN_VOICES), lambda b: b >= 20), SC_TRAIN_VOICES))
+    speakers += list(zip(_speaker_hashes(rng, len(SC_VALID_VOICES), lambda b: b < 10), SC_VALID_VOICES))
+    for spk, (voice, pitch, speed) in speakers:
+        for word in words:
+            wav = synth(word, voice, speed=speed + rng.randint(-8, 8), pitch=pitch + rng.randint(-4, 4))
+            write_audio(train_root / word / f"{spk}_nohash_0.wav", _one_second(wav, rng, rng.uniform(0.3, 0.7)))
+            stats.add("SpeechCommands", "train+valid", 1.0)
+    for k, (name, tilt) in enumerate(SC_NOISES.items()):
+        dur = write_audio(train_root / "_background_noise_" / name, to_int16(_noise(1.5, tilt, SEED + 50 + k), 0.3))
+        stats.add("SpeechCommands", "_background_noise_", dur)
+    (test_spk,) = _speaker_hashes(rng, 1, lambda b: True)
+    voice, pitch, speed = SC_TEST_VOICE
+    for word in SC_KEYWORDS + ["_unknown_"]:
+        said = rng.choice(SC_UNKNOWN) if word == "_unknown_" else word
+        wav = synth(said, voice, speed=speed, pitch=pitch)
+        write_audio(test_root / word / f"{test_spk}_nohash_0.wav", _one_second(wav, rng, rng.uniform(0.3, 0.7)))
+        stats.add("SpeechCommands", "test", 1.0)
+    for k, tilt in enumerate(SC_NOISES.values()):
+        clip = to_int16(_noise(1.0, tilt, SEED + 60 + k), rng.uniform(0.05, 0.2))
+        write_audio(test_root / "_silence_" / f"{_speaker_hashes(rng, 1, lambda b: True)[0]}_nohash_{k}.wav", clip)
+        stats.add("SpeechCommands", "test", 1.0)
+
+
+# --------------------------------------------------------------------------- #
+# Fluent Speech Commands (intent classification)
+# --------------------------------------------------------------------------- #
+FSC_INTENTS = [  # transcription, action, object, location
+    ("Turn on the lights in the kitchen", "activate", "lights", "kitchen"),
+    ("Switch off the lights in the bedroom", "deactivate", "lights", "bedroom"),
+    ("Turn up the heat", "increase", "heat", "none"),
+    ("Turn the heat down in the washroom", "decrease", "heat", "washroom"),
+    ("Decrease the volume", "decrease", "volume", "none"),
+    ("Play the music", "activate", "music", "none"),
+    ("Bring me my shoes", "bring", "shoes", "none"),
+    ("Change language to German", "change language", "German", "none"),
+]
+FSC_SPEAKERS = {  # split -> voices
+    "train": [("en+m2", 44, 175), ("en-us+f4", 62, 180)],
+    "valid": [("en+f1", 70, 178)],
+    "test": [("en-us+m5", 40, 182)],
+}
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _uuid1_like(rng):
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-11e9-{h[16:20]}-{h[20:32]}"
+
+
+def make_fluent_commands(root, synth, rng, stats):
+    for split, voices in FSC_SPEAKERS.items():
+        rows = []
+        for voice, pitch, speed in voices:
+            spk = "".join(rng.choice(ALNUM) for _ in range(16))
+            # training speakers say every intent (s3prl builds the label sets from train_data.csv), others half
+            intents = FSC_INTENTS if split == "train" else rng.sample(FSC_INTENTS, len(FSC_INTENTS) // 2)
+            for text, action, obj, location in intents:
+                rel = f"wavs/speakers/{spk}/{_uuid1_like(rng)}.wav"
+                wav = synth(text, voice, speed=speed + rng.randint(-8, 8), pitch=pitch + rng.randint(-4, 4))
+                dur = write_audio(root / rel, to_int16(trim(wav), rng.uniform(0.4, 0.8)))
+                stats.add("fluent_speech_commands_dataset", split, dur)
+                rows.append([rel, spk, text, action, obj, location])
+        lines = [",path,speakerId,transcription,action,object,location"]
+        lines += [",".join([str(i)] + row) for i, row in enumerate(rows)]
+        write_text(root / "data" / f"{split}_data.csv", lines)
+
+
+# --------------------------------------------------------------------------- #
+# VoxCeleb1 identification split (over the VoxCeleb1 files above)
+# --------------------------------------------------------------------------- #
+def make_voxceleb1_iden_split(root):
+    """``iden_split.txt`` format, ``<set> <id>/<video>/<nnnnn>.wav`` with set 1 train, 2 dev, 3 test:
+    every speaker of dev/wav and test/wav gives its first two files to training, the third to dev, the fourth to test."""
+    lines = []
+    for split in ("dev", "test"):
+        wav_root = root / split / "wav"
+        for spk in sorted(p.name for p in wav_root.iterdir()):
+            files = sorted(p.relative_to(wav_root).as_posix() for p in (wav_root / spk).glob("*/*.wav"))
+            lines += [f"{1 if i < 2 else i} {rel}" for i, rel in enumerate(files)]
+    write_text(root / "iden_split_mini.txt", lines)
+
+
+# --------------------------------------------------------------------------- #
+# LibriSpeech phones (lexicon of the words the LibriSpeech miniature says)
+# --------------------------------------------------------------------------- #
+# espeak-ng English phoneme mnemonics (``espeak-ng -x``) -> ARPAbet; vowels take a stress digit
+ESPEAK_TO_ARPABET = {
+    "i@": "IY", "oU": "OW", "u:": "UW", "o@": "AO", "aI": "AY", "eI": "EY", "0": "AA", "V": "AH", "I": "IH",
+    "E": "EH", "@": "AH", "a": "AE", "3:": "ER", "O": "AO", "i:": "IY", "aU": "AW", "OI": "OY", "U": "UH",
+    "z": "Z", "r": "R", "w": "W", "t": "T", "T": "TH", "f": "F", "v": "V", "s": "S", "k": "K", "n": "N",
+    "j": "Y", "D": "DH", "l": "L", "b": "B", "d": "D", "g": "G", "p": "P", "m": "M", "h": "HH", "S": "SH",
+    "Z": "ZH", "N": "NG", "tS": "CH", "dZ": "JH",
+}
+ARPABET_VOWELS = ["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"]
+ARPABET_CONSONANTS = ["B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH",
+                      "T", "TH", "V", "W", "Y", "Z", "ZH"]
+LS_ACCENTS = ("en", "en-us")  # the voices of the LibriSpeech miniature; "en" has more training speakers
+
+
+def espeak_phonemes(word, voice):
+    out = subprocess.run(["espeak-ng", "-q", "-x", "-v", voice, word], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def to_arpabet(mnemonics):
+    """``z'i@roU`` -> ``['Z', 'IY1', 'R', 'OW0']``: longest match over ``ESPEAK_TO_ARPABET``;
+    ``'`` and ``,`` give the next vowel stress 1 and 2, other vowels take 0."""
+    phones, stress, i = [], "0", 0
+    keys = sorted(ESPEAK_TO_ARPABET, key=len, reverse=True)
+    while i < len(mnemonics):
+        ch = mnemonics[i]
+        if ch in "',":
+            stress, i = ("1" if ch == "'" else "2"), i + 1
+            continue
+        key = next((k for k in keys if mnemonics.startswith(k, i)), None)
+        if key is None:
+            raise ValueError(f"no ARPAbet mapping for espeak-ng phoneme {mnemonics[i:]!r} in {mnemonics!r}")
+        phone = ESPEAK_TO_ARPABET[key]
+        if phone in ARPABET_VOWELS:
+            phone, stress = phone + stress, "0"
+        phones.append(phone)
+        i += len(key)
+    return phones
+
+
+def make_librispeech_phones(root):
+    """``lexicon.txt`` (``WORD PH1 PH2 ...``, one line per distinct pronunciation, the ``en`` one first) and
+    ``phoneme.txt`` (SIL, SPN and the ARPAbet phones, vowels with stress 0/1/2)."""
+    lines = []
+    for word in LS_WORDS:
+        prons = []
+        for accent in LS_ACCENTS:
+            pron = " ".join(to_arpabet(espeak_phonemes(word.lower(), accent)))
+            if pron not in prons:
+                prons.append(pron)
+        lines += [f"{word} {pron}" for pron in prons]
+    write_text(root / "phones" / "lexicon.txt", lines)
+    vocab = ["SIL", "SPN"] + sorted([v + s for v in ARPABET_VOWELS for s in "012"] + ARPABET_CONSONANTS)
+    write_text(root / "phones" / "phoneme.txt", vocab)
+
+
+# --------------------------------------------------------------------------- #
+# SNIPS (spoken slot filling, audio SNIPS layout)
+# --------------------------------------------------------------------------- #
+SNIPS_TEMPLATES = [  # (intent, words with {slot} placeholders)
+    ("GetWeather", "WHAT IS THE WEATHER IN {city}"),
+    ("GetWeather", "WILL IT RAIN IN {city} {timeRange}"),
+    ("PlayMusic", "PLAY {artist} ON {service}"),
+    ("AddToPlaylist", "ADD THIS SONG TO {playlist}"),
+    ("BookRestaurant", "BOOK A TABLE FOR {party_size_number} IN {city}"),
+]
+SNIPS_VALUES = {
+    "city": ["PARIS", "NEW YORK", "BERLIN", "TOKYO"], "timeRange": ["TOMORROW", "TONIGHT"],
+    "artist": ["THE BEATLES", "MILES DAVIS", "ADELE"], "service": ["SPOTIFY", "DEEZER"],
+    "playlist": ["MY FAVORITES", "ROAD TRIP"], "party_size_number": ["TWO", "FOUR"],
+}
+# speaker names as in s3prl's snips.yaml lists, so its default speaker split selects these files
+SNIPS_SPEAKERS = {  # split folder -> {speaker: voice}, utterances per speaker
+    "train": ({"Ivy": ("en-us+f1", 64, 178), "Joanna": ("en-us+f3", 58, 183), "Joey": ("en-us+m1", 42, 180),
+               "Justin": ("en-us+m4", 50, 185)}, 3),
+    "valid": ({"Aditi": ("en+f2", 68, 176), "Amy": ("en+f4", 60, 181)}, 2),
+    "test": ({"Brian": ("en+m3", 40, 179), "Emma": ("en+f5", 62, 182)}, 2),
+}
+
+
+def _snips_utterance(rng):
+    intent, template = rng.choice(SNIPS_TEMPLATES)
+    words, tags = [], []
+    for token in template.split():
+        if token.startswith("{"):
+            slot = token.strip("{}")
+            value = rng.choice(SNIPS_VALUES[slot]).split()
+            words += value
+            tags += [slot] * len(value)
+        else:
+            words.append(token)
+            tags.append("O")
+    return intent, words, tags
+
+
+def make_snips(root, synth, rng, stats):
+    """Files ``<split>/<Speaker>-snips-<split>-<n>.wav``; ``all-trans.txt`` (``uid TEXT``), ``all.iob.snips.txt``
+    (``uid BOS words EOS<TAB>O tags intent``, a tag is the slot name or ``O``) and ``slots.txt`` (first line ``O``)."""
+    trans, iob = [], []
+    for split, (speakers, n_utt) in SNIPS_SPEAKERS.items():
+        for spk, (voice, pitch, speed) in speakers.items():
+            for n in range(n_utt):
+                intent, words, tags = _snips_utterance(rng)
+                uid = f"{spk}-snips-{split}-{n}"
+                wav = synth(" ".join(words).lower(), voice, speed=speed + rng.randint(-8, 8),
+                            pitch=pitch + rng.randint(-4, 4))
+                dur = write_audio(root / split / f"{uid}.wav", to_int16(trim(wav), rng.uniform(0.4, 0.8)))
+                stats.add("SNIPS", split, dur)
+                trans.append(f"{uid} {' '.join(words)}")
+                iob.append(f"{uid} BOS {' '.join(words)} EOS\tO {' '.join(tags)} {intent}")
+    write_text(root / "all-trans.txt", trans)
+    write_text(root / "all.iob.snips.txt", iob)
+    # s3prl's slot encoder skips the first line and reads one slot per line: no trailing newline (an empty slot)
+    (root / "slots.txt").write_text("\n".join(["O"] + sorted(SNIPS_VALUES)), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- #
+# Libri2Mix (speaker diarization): two LibriSpeech-miniature utterances per mixture
+# --------------------------------------------------------------------------- #
+LIBRIMIX_PLAN = {  # mixture split -> (LibriSpeech split, number of mixtures)
+    "train": ("train-clean-100", 6),
+    "dev": ("dev-clean", 2),
+    "test": ("test-clean", 2),
+}
+LIBRIMIX_DIR = {"train": "train-100", "dev": "dev", "test": "test"}
+HOP = SAMPLE_RATE // 100  # onsets and lengths on a 10 ms grid, so that every time is exact with 2 decimals
+
+
+def _on_grid(n_samples):
+    return n_samples - n_samples % HOP
+
+
+def make_libri2mix(root, librispeech, rng, stats):
+    """``wav16k/max/<split>/mix_clean/<utt1>_<utt2>.wav`` and Kaldi dirs ``data/<split>/`` (wav.scp with paths
+    relative to this folder, segments, utt2spk, spk2utt, reco2dur, rttm)."""
+    for split, (ls_split, n_mix) in LIBRIMIX_PLAN.items():
+        by_spk = {}
+        for flac in sorted((librispeech / ls_split).rglob("*.flac")):
+            by_spk.setdefault(flac.parent.parent.name, []).append(flac)
+        kaldi = {name: [] for name in ("wav.scp", "segments", "utt2spk", "reco2dur", "rttm")}
+        spk2utt = {}
+        for files in by_spk.values():
+            rng.shuffle(files)
+        for _ in range(n_mix):  # every source utterance is used once
+            spk1, spk2 = rng.sample(sorted(by_spk), 2)
+            src = [by_spk[spk1].pop(), by_spk[spk2].pop()]
+            wavs = [sf.read(str(p), dtype="float64")[0] for p in src]
+            wavs = [w[:_on_grid(len(w))] for w in wavs]
+            onsets = [_on_grid(rng.randint(0, HOP * 30))]
+            onsets.append(_on_grid(onsets[0] + int(len(wavs[0]) * rng.uniform(0.5, 0.9))))  # partial overlap
+            total = _on_grid(max(o + len(w) for o, w in zip(onsets, wavs)) + HOP * rng.randint(5, 30))
+            mix = np.zeros(total)
+            for o, w in zip(onsets, wavs):
+                mix[o:o + len(w)] += w
+            rec = f"{src[0].stem}_{src[1].stem}"
+            rel = f"wav16k/max/{LIBRIMIX_DIR[split]}/mix_clean/{rec}.wav"
+            dur = write_audio(root / rel, to_int16(mix, 0.5))
+            stats.add("Libri2Mix", split, dur)
+            kaldi["wav.scp"].append(f"{rec} {rel}")
+            kaldi["reco2dur"].append(f"{rec} {total / SAMPLE_RATE:.2f}")
+            for spk, o, w in zip((spk1, spk2), onsets, wavs):
+                utt = f"{spk}_{rec}"
+                st, et = o / SAMPLE_RATE, (o + len(w)) / SAMPLE_RATE
+                kaldi["segments"].append(f"{utt} {rec} {st:.2f} {et:.2f}")
+                kaldi["utt2spk"].append(f"{utt} {spk}")
+                kaldi["rttm"].append(f"SPEAKER {rec} 1 {st:.2f} {et - st:.2f} <NA> <NA> {spk} <NA> <NA>")
+                spk2utt.setdefault(spk, []).append(utt)
+        data_dir = root / "data" / split
+        for name, lines in kaldi.items():
+            write_text(data_dir / name, sorted(lines))
+        write_text(data_dir / "spk2utt", [f"{s} {' '.join(sorted(u))}" for s, u in sorted(spk2utt.items())])
+
+
+# --------------------------------------------------------------------------- #
+# QUESST 2014 (query-by-example spoken term detection)
+# --------------------------------------------------------------------------- #
+QUESST_RATE = 8000  # the real release is 8 kHz; s3prl resamples to 16 kHz
+QUESST_TERMS = {"dev": ["garden", "window", "river"], "eval": ["morning", "yellow", "doctor"]}
+QUESST_FILLER = ["the", "old", "house", "has", "a", "green", "door", "we", "saw", "her", "near", "that",
+                 "little", "bridge", "after", "lunch", "my", "friend", "found", "small"]
+QUESST_DOC_VOICES = [("en+m1", 44, 170), ("en-us+f2", 64, 168), ("en+f4", 60, 172), ("en-us+m2", 40, 166)]
+QUESST_QUERY_VOICES = [("en+m6", 50, 160), ("en-us+f1", 68, 158)]
+QUESST_DOCS_PER_TERM = 2
+QUESST_CZECH = ["dobry den", "kde je nadrazi"]  # non-English documents: s3prl keeps only "nnenglish"
+WORD_GAP = 0.08
+
+
+def _spoken_doc(words, voice, synth, rng):
+    """Concatenate single-word renders with 80 ms gaps; returns 16 kHz audio and each word's (start, dur) in s."""
+    voice_name, pitch, speed = voice
+    pieces, times, pos = [], [], int(WORD_GAP * SAMPLE_RATE)
+    gap = np.zeros(pos)
+    pieces.append(gap)
+    for word in words:
+        w = trim(synth(word, voice_name, speed=speed + rng.randint(-6, 6), pitch=pitch), margin_s=0.0)
+        w = w[:len(w) - len(w) % 2]  # whole 8 kHz samples
+        times.append((pos / SAMPLE_RATE, len(w) / SAMPLE_RATE))
+        pieces += [w, gap]
+        pos += len(w) + len(gap)
+    return np.concatenate(pieces), times
+
+
+def _write_8k(path, wav16k, peak):
+    wav = scipy.signal.resample_poly(wav16k, 1, 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), to_int16(wav, peak), QUESST_RATE, format="WAV", subtype="PCM_16")
+    return len(wav) / QUESST_RATE
+
+
+def make_quesst14(root, synth, rng, stats):
+    """``Audio/quesst14_<nnnnn>.wav`` documents, ``{dev,eval}_queries/quesst14_<set>_<nnnn>.wav`` queries and
+    ``scoring/``: language keys and per set ``groundtruth_quesst14_<set>/`` (NIST STD ecf.xml, tlist.xml, rttm)."""
+    terms = [t for ts in QUESST_TERMS.values() for t in ts]
+    docs = []  # (words, language)
+    for term in terms:
+        for _ in range(QUESST_DOCS_PER_TERM):
+            words = rng.sample(QUESST_FILLER, rng.randint(2, 3))
+            words.insert(rng.randint(0, len(words)), term)
+            docs.append((words, "nnenglish"))
+    for _ in range(len(terms)):  # documents with no term at all
+        docs.append((rng.sample(QUESST_FILLER, rng.randint(3, 4)), "nnenglish"))
+    docs += [(text.split(), "czech") for text in QUESST_CZECH]
+    rng.shuffle(docs)
+    doc_lines, hits, ecf = [], {}, {}
+    for n, (words, lang) in enumerate(docs, start=1):
+        name = f"quesst14_{n:05d}"
+        voice = ("cs", 50, 160) if lang == "czech" else rng.choice(QUESST_DOC_VOICES)
+        wav, times = _spoken_doc(words, voice, synth, rng)
+        dur = _write_8k(root / "Audio" / f"{name}.wav", wav, rng.uniform(0.4, 0.8))
+        stats.add("quesst14Database", "Audio", dur)
+        doc_lines.append(f"quesst14Database/Audio/{name}.wav {lang}")
+        ecf[name] = dur
+        for word, (start, length) in zip(words, times):
+            if word in terms:
+                hits.setdefault(word, []).append((name, start, length))
+    write_text(root / "scoring" / "language_key_utterances.lst", doc_lines)
+    for qset, qterms in QUESST_TERMS.items():
+        query_lines, tlist, rttm = [], [], []
+        for n, term in enumerate(qterms, start=1):
+            termid = f"quesst14_{qset}_{n:04d}"
+            wav, _ = _spoken_doc([term], QUESST_QUERY_VOICES[n % len(QUESST_QUERY_VOICES)], synth, rng)
+            dur = _write_8k(root / f"{qset}_queries" / f"{termid}.wav", wav, rng.uniform(0.4, 0.8))
+            stats.add("quesst14Database", f"{qset}_queries", dur)
+            query_lines.append(f"quesst14Database/{qset}_queries/{termid}.wav nnenglish")
+            tlist.append(f'  <term termid="{termid}"><termtext>{termid}</termtext></term>')
+            rttm += [f"LEXEME {doc} 1 {start:.6f} {length:.6f} {termid} lex {termid} <NA>"
+                     for doc, start, length in hits[term]]
+        write_text(root / "scoring" / f"language_key_{qset}.lst", query_lines)
+        gt = root / "scoring" / f"groundtruth_quesst14_{qset}"
+        write_text(gt / f"quesst14_{qset}.rttm", rttm)
+        write_text(gt / f"quesst14_{qset}.tlist.xml", [
+            f'<termlist ecf_filename="quesst14_{qset}.ecf.xml" version="1" language="multiple" encoding="UTF-8">',
+            *tlist, "</termlist>"])
+        write_text(gt / f"quesst14_{qset}.ecf.xml", [
+            f'<ecf source_signal_duration="{sum(ecf.values()):.6f}" language="multiple" version="1">',
+            *[f'  <excerpt audio_filename="Audio/{name}.wav" channel="1" tbeg="0.000" dur="{d:.6f}" '
+              f'source_type="splitcts"/>' for name, d in ecf.items()], "</ecf>"])
+
+
+# --------------------------------------------------------------------------- #
 class Stats:
     def __init__(self):
         self.data = {}
@@ -497,6 +902,13 @@ def main(argv=None):
         make_voxceleb1(out / "VoxCeleb1", synth, random.Random(SEED + 2), stats)
         make_iemocap(out / "IEMOCAP", synth, random.Random(SEED + 3), stats)
         make_ml_superb(out / "ml_superb", synth, random.Random(SEED + 4), stats)
+        make_speech_commands(out / "SpeechCommands", synth, random.Random(SEED + 5), stats)
+        make_fluent_commands(out / "fluent_speech_commands_dataset", synth, random.Random(SEED + 6), stats)
+        make_voxceleb1_iden_split(out / "VoxCeleb1")
+        make_librispeech_phones(out / "LibriSpeech")
+        make_snips(out / "SNIPS", synth, random.Random(SEED + 7), stats)
+        make_libri2mix(out / "Libri2Mix", out / "LibriSpeech", random.Random(SEED + 8), stats)
+        make_quesst14(out / "quesst14Database", synth, random.Random(SEED + 9), stats)
     stats.report()
 
 
