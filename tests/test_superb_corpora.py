@@ -46,9 +46,12 @@ def speech_commands_expert(monkeypatch):
     for name, module in {"catalyst": types.ModuleType("catalyst"), "catalyst.data": types.ModuleType("catalyst.data"),
                          "catalyst.data.sampler": sampler}.items():
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, "s3prl.downstream.speech_commands.expert", raising=False)
+    name = "s3prl.downstream.speech_commands.expert"
+    monkeypatch.delitem(sys.modules, name, raising=False)
     from s3prl.downstream.speech_commands import expert
-    return expert
+    yield expert
+    del sys.modules[name]  # imported against the stand-in: not left behind for other tests
+    delattr(sys.modules["s3prl.downstream.speech_commands"], "expert")
 
 
 def test_speech_commands_train_and_valid_through_s3prl(speech_commands_expert):
