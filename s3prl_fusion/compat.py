@@ -78,16 +78,16 @@ def patch_torchaudio(torchaudio_module) -> None:
         torchaudio_module.set_audio_backend = lambda backend=None: None
     if "torchaudio.sox_effects" not in sys.modules and importlib.util.find_spec("torchaudio.sox_effects") is None:
         # why: sox_effects is gone; sv_voxceleb1 needs its effect chain, done here with soundfile
-        from s3prl_fusion import sox_effects
+        from s3prl_fusion.audio import sox_effects
 
         sys.modules["torchaudio.sox_effects"] = sox_effects
         torchaudio_module.sox_effects = sox_effects
     if not _torchcodec_decodes():
         # why: torchaudio >= 2.9 decodes only through torchcodec, whose CPU build needs FFmpeg
-        from s3prl_fusion import audio_io
+        from s3prl_fusion.audio import loading
 
-        torchaudio_module.load = audio_io.load
-        torchaudio_module.info = audio_io.info
+        torchaudio_module.load = loading.load
+        torchaudio_module.info = loading.info
 
 
 def _torchcodec_decodes() -> bool:

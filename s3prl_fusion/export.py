@@ -12,7 +12,7 @@ from torch import nn
 
 from s3prl_fusion import __version__
 from s3prl_fusion.errors import SettingError, UnknownNameError
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.upstreams import read_upstream_options
 from s3prl_fusion.upstreams.fused import FusedUpstream
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from s3prl_fusion.cache.storage import MERGED, MERGED_FEATURE
 from s3prl_fusion.errors import UserError
 from s3prl_fusion.interfaces import INTERFACES, HConv, RunLength, build_interface, count_parameters, interface_defaults
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.identity import upstream_identities
 
 TOLERABLE_SEQLEN_DIFF = 5

@@ -5,7 +5,7 @@
 
 Takes exactly s3prl's flags. When neither ``-c`` nor ``-e`` is given and the working directory
 has no ``./downstream/<task>/config.yaml``, the plugin's shipped config for the task is used.
-``-a`` / ``-e`` are checked first (``s3prl_fusion.s3prl_adapter.script``): a folder resumes from
+``-a`` / ``-e`` are checked first (``s3prl_fusion.s3prl_adapter.patches.script``): a folder resumes from
 its newest intact checkpoint, and a folder or file with nothing to load stops with a message.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sys
 
 import s3prl_fusion  # noqa: F401  (installs the hooks before s3prl is imported)
 from s3prl_fusion.errors import report_user_errors
-from s3prl_fusion.s3prl_adapter.script import run_s3prl_script
-from s3prl_fusion.s3prl_flags import typed_flags
-from s3prl_fusion.task_configs import resolve_task_config
+from s3prl_fusion.s3prl_adapter.patches.script import run_s3prl_script
+from s3prl_fusion.experiments.command_line import typed_flags
+from s3prl_fusion.experiments.task_configs import resolve_task_config
 
 
 def with_task_config(argv: list[str]) -> list[str]:

@@ -29,8 +29,8 @@ import sys
 
 ENTRY_POINTS = ("s3prl_fusion.cli", "s3prl_fusion.run_downstream")
 PRELOADED_MODULES = (
-    "s3prl_fusion", "s3prl.run_downstream", "s3prl_fusion.errors", "s3prl_fusion.s3prl_adapter.script",
-    "s3prl_fusion.s3prl_flags", "s3prl_fusion.task_configs",
+    "s3prl_fusion", "s3prl.run_downstream", "s3prl_fusion.errors", "s3prl_fusion.s3prl_adapter.patches.script",
+    "s3prl_fusion.experiments.command_line", "s3prl_fusion.experiments.task_configs",
 )
 SOCKET_ENV = "S3PRL_FUSION_TEST_PRELOADED_SOCKET"
 # variables read while modules are imported: Python's own, the thread counts, huggingface_hub's

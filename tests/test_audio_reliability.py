@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python, user_error_line
-from s3prl_fusion.audio_io import AudioReadError, load, set_audio_policy
+from s3prl_fusion.audio.loading import AudioReadError, load, set_audio_policy
 from s3prl_fusion.prepare.librispeech import write_length_tables
 from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_waveforms, receptive_field
 

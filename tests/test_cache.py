@@ -20,7 +20,7 @@ from s3prl_fusion.cache.upstream import CacheSettingsMismatch
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.featurizer import FusionFeaturizer
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.upstreams import read_upstream_options
 
 SEED = 1337

@@ -13,18 +13,18 @@ import pytest
 import torch
 
 from conftest import DEMO_UPSTREAM, LIBRISPEECH_MINI
-from s3prl_fusion.audio_io import info
+from s3prl_fusion.audio.loading import info
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.builder import CRASH_AFTER_SHARDS_ENV, build_fused_upstream
 from s3prl_fusion.cache.calibration import recorded_scales
 from s3prl_fusion.cache.checksums import file_checksum
 from s3prl_fusion.cache.manifest import RANK_PART_GLOB, Manifest
-from s3prl_fusion.cache.measure import timed_build
+from s3prl_fusion.benchmark.cache_measures import timed_build
 from s3prl_fusion.cache.ranks import Ranks
 from s3prl_fusion.cache.sources import longest_first
 from s3prl_fusion.cache.storage import PER_MEMBER
 from s3prl_fusion.cli import main as cli_main
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.fused import FusedUpstream
 
 SEED = 1337

@@ -17,7 +17,7 @@ from s3prl_fusion.cache.plan import aligned_frames, audio_from_data, bytes_per_h
 from s3prl_fusion.cache.shards import FeatureOverflowError, ShardWriter, open_shard
 from s3prl_fusion.cache.sources import read_waveform
 from s3prl_fusion.cache.storage import ReconstructionError, calibrated_scales, decode, encode, int8_scales, stored_rows
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.featurizer import FeatureSelectionError, FusionFeaturizer
 from s3prl_fusion.interfaces.hconv import HConv, merged_stack

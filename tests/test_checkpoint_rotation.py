@@ -12,15 +12,15 @@ import pytest
 import s3prl
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
-from s3prl_fusion.resume_checks import ResumeFlagsMismatch, check_resume_flags
+from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint
+from s3prl_fusion.experiments.resume_flags import ResumeFlagsMismatch, check_resume_flags
 
 # Runs s3prl's runner through the plugin's entry point, and kills the process (SIGKILL) in the
 # middle of writing the checkpoint named by argv[1], after part of it reached the disk.
 KILLED_WHILE_SAVING = textwrap.dedent(
     """
     import os, signal, sys
-    import s3prl_fusion.checkpoints as checkpoints
+    import s3prl_fusion.experiments.checkpoints as checkpoints
     from s3prl_fusion.run_downstream import main
 
     kill_at, stock_write = sys.argv[1], checkpoints.write_atomically

@@ -5,9 +5,9 @@ import pytest
 import yaml
 
 from conftest import LIBRISPEECH_MINI, REPO_ROOT, runner_failure
-from s3prl_fusion.data_checks import MissingDataError, check_data_paths
+from s3prl_fusion.experiments.data_paths import MissingDataError, check_data_paths
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.members import build_member, normalize_member

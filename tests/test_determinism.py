@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.featurizer import FusionFeaturizer
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.interfaces import INTERFACES
 
 

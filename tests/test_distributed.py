@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI
-from s3prl_fusion.s3prl_adapter.distributed import RANK_REPORT_ENV, ddp_on_module_device
+from s3prl_fusion.s3prl_adapter.patches.distributed import RANK_REPORT_ENV, ddp_on_module_device
 
 STEPS = 20
 

@@ -8,7 +8,7 @@ import yaml
 from conftest import run_python
 from s3prl_fusion.commands.random_config import random_upstream_options
 from s3prl_fusion.export import MODEL_FILE, export_upstream, load_exported_upstream
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 
 PRESET = "fused_hubert_wavlm_whisper"
 # the runner's from_hf_hub branch: folder on sys.path, import expert, UpstreamExpert(ckpt=<folder>/model.pt)

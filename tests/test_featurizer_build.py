@@ -13,12 +13,12 @@ import yaml
 from s3prl.downstream.runner import ModelEntry, Runner
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.errors import UserError
 from s3prl_fusion.featurizer import FeatureSelectionError, FusionSetupMismatch, probe_forward
-from s3prl_fusion.hub_names import hub_entries
-from s3prl_fusion.s3prl_adapter.run_checks import check_feature_selection, check_feature_selection_name
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.run_checks import check_feature_selection, check_feature_selection_name
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.identity import member_identity
 from s3prl_fusion.upstreams.members import normalize_member

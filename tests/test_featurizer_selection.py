@@ -10,7 +10,7 @@ from s3prl.upstream.interfaces import Featurizer
 
 from conftest import DEMO_UPSTREAM
 from s3prl_fusion.featurizer import FusionFeaturizer, FusionSetupMismatch
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.interfaces import INTERFACES
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import DEMO_UPSTREAM
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.interfaces import build_interface
 
 

@@ -11,7 +11,7 @@ import s3prl
 import yaml
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.interfaces import RunLength, build_interface
 
 TOTAL_UPDATES = 4

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import atomic_save, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import atomic_save, load_checkpoint
 
 
 def train_command(expdir, buckets, upstream_yaml, steps, save_step):

@@ -17,7 +17,7 @@ import yaml
 from tensorboardX import SummaryWriter
 
 from conftest import REPO_ROOT, checked, run_recipe
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.downstreams.ml_superb.average import AVERAGED_NAME, CheckpointAverageError, write_average
 from s3prl_fusion.downstreams.ml_superb.dataset import LengthSortedBatches
 from s3prl_fusion.downstreams.ml_superb.expert import DownstreamExpert

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from conftest import REPO_ROOT
-from s3prl_fusion.report import INTERFACE_TITLES, MAIN_COLUMNS, PAPER_RESULTS_FILE, paper_rows
+from s3prl_fusion.results.report import INTERFACE_TITLES, MAIN_COLUMNS, PAPER_RESULTS_FILE, paper_rows
 
 TABLES_PAGE = REPO_ROOT / "docs" / "tasks.md"
 TABLE_I_HEADING = "Paper's Table I (base models), for comparison:"

@@ -9,7 +9,7 @@ import torch
 from conftest import DEMO_UPSTREAM
 from s3prl_fusion.commands import plot_interface
 from s3prl_fusion.featurizer import FusionFeaturizer
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 
 
 @pytest.fixture(scope="module")

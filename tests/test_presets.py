@@ -8,7 +8,7 @@ import yaml
 from transformers import WhisperConfig, WhisperModel
 
 from conftest import ASR_CONFIGS, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
 from s3prl_fusion.upstreams.presets import PRESETS

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from conftest import ASR_CONFIGS, LIBRISPEECH_MINI, run_python
-from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint
 from s3prl_fusion.featurizer import FusionFeaturizer
 from s3prl_fusion.interfaces import RunLength
 from s3prl_fusion.upstreams.fused import FusedUpstream

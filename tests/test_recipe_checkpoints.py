@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, checked, run_recipe
-from s3prl_fusion.report import write_report
+from s3prl_fusion.results.report import write_report
 from s3prl_fusion.results import ScoringError, write_result
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"

@@ -20,7 +20,7 @@ def test_runner_is_patched_on_import():
     script = (
         "from s3prl.downstream import runner\n"
         "assert runner.Runner._s3prl_fusion_patched\n"
-        "assert runner.torch.save.__module__ == 's3prl_fusion.checkpoints'\n"
+        "assert runner.torch.save.__module__ == 's3prl_fusion.experiments.checkpoints'\n"
         "from huggingface_hub import HfFolder, Repository\n"
         "import torchaudio\n"
         "torchaudio.set_audio_backend('sox_io')\n"

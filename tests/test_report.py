@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from s3prl_fusion.cli import main as cli_main
-from s3prl_fusion.report import UpstreamSet, describe_upstream, paper_rows, write_report
+from s3prl_fusion.results.report import UpstreamSet, describe_upstream, paper_rows, write_report
 from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, read_result
 
 
@@ -167,7 +167,7 @@ def test_ml_superb_result_names_what_to_evaluate_when_nothing_is_there(tmp_path)
 
 def test_per_language_average_is_espnets_mean_over_languages_of_their_sources():
     """eng1 10 and eng2 30 make English 20; with Russian 40 the average is 30, not the plain 26.67."""
-    from s3prl_fusion.report import Row, with_language_average
+    from s3prl_fusion.results.report import Row, with_language_average
 
     row = Row(upstreams=None, interface="hconv", values={"eng1": 10.0, "eng2": 30.0, "rus": 40.0, "ls_wer": 5.0})
     [averaged] = with_language_average([row, Row(upstreams=None, interface="ws", values={"ls_wer": 5.0})])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from s3prl_fusion.report import write_report
+from s3prl_fusion.results.report import write_report
 from s3prl_fusion.results.provenance import recorded_members
 
 RANDOM_WAVLM = {"model_type": "wavlm", "hidden_size": 64, "num_hidden_layers": 4}
@@ -100,7 +100,7 @@ def featurizer_checkpoint(identity: dict) -> dict:
 
 
 def test_a_single_whisper_upstream_records_the_length_mode_it_was_built_with(tmp_path):
-    from s3prl_fusion.hub_names import hub_entries
+    from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
     from s3prl_fusion.upstreams.identity import upstream_identities
 
     options = tmp_path / "whisper-g.yaml"

@@ -14,10 +14,10 @@ import yaml
 from test_checkpoint_rotation import checkpoint_steps, train_flags
 
 from conftest import REPO_ROOT, run_python
-from s3prl_fusion.checkpoints import load_checkpoint
+from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.errors import MissingPathError
-from s3prl_fusion.past_experiment import UnreadableCheckpointError, checked_past_experiment
-from s3prl_fusion.s3prl_adapter.script import auto_resumed
+from s3prl_fusion.experiments.resume import UnreadableCheckpointError, checked_past_experiment
+from s3prl_fusion.s3prl_adapter.patches.script import auto_resumed
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
 from s3prl_fusion.upstreams.local_sources import local_path_named
 from s3prl_fusion.upstreams.members import build_member, normalize_member

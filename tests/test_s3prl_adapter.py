@@ -18,15 +18,15 @@ from torch.utils.data import DataLoader
 
 from conftest import REPO_ROOT, run_python
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.s3prl_adapter import hooks
-from s3prl_fusion.s3prl_adapter.batch_names import NamedBatches
-from s3prl_fusion.s3prl_adapter.distributed import check_backend, script_torch, torchrun_local_rank
-from s3prl_fusion.s3prl_adapter.hub import HUB_TARGETS
+from s3prl_fusion.s3prl_adapter.patches import hooks
+from s3prl_fusion.s3prl_adapter.patches.batch_names import NamedBatches
+from s3prl_fusion.s3prl_adapter.patches.distributed import check_backend, script_torch, torchrun_local_rank
+from s3prl_fusion.s3prl_adapter.internals.hub import HUB_TARGETS
 from s3prl_fusion.s3prl_adapter.nn import NN_TARGETS
-from s3prl_fusion.s3prl_adapter.runner import RUNNER_TARGETS, patch_runner
-from s3prl_fusion.s3prl_adapter.script import SCRIPT_TARGETS
-from s3prl_fusion.s3prl_adapter.sv_task import SV_DATASET_TARGETS, SV_EXPERT_TARGETS
-from s3prl_fusion.s3prl_adapter.targets import TESTED_S3PRL_VERSIONS, PatchTarget, UnsupportedS3PRLError, installed_s3prl_version
+from s3prl_fusion.s3prl_adapter.patches.runner import RUNNER_TARGETS, patch_runner
+from s3prl_fusion.s3prl_adapter.patches.script import SCRIPT_TARGETS
+from s3prl_fusion.s3prl_adapter.patches.sv_task import SV_DATASET_TARGETS, SV_EXPERT_TARGETS
+from s3prl_fusion.s3prl_adapter.internals.targets import TESTED_S3PRL_VERSIONS, PatchTarget, UnsupportedS3PRLError, installed_s3prl_version
 from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_waveforms
 
 PACKAGE = REPO_ROOT / "s3prl_fusion"

@@ -15,7 +15,7 @@ import soundfile
 import torch
 
 from conftest import REPO_ROOT
-from s3prl_fusion.sox_effects import apply_effects_file, apply_effects_tensor
+from s3prl_fusion.audio.sox_effects import apply_effects_file, apply_effects_tensor
 
 S3PRL_EFFECTS = [["channels", "1"], ["rate", "16000"], ["gain", "-3.0"], ["silence", "1", "0.1", "0.1%", "-1", "0.1", "0.1%"]]
 SILENCE = S3PRL_EFFECTS[-1:]

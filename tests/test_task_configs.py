@@ -14,7 +14,7 @@ from s3prl_fusion.errors import UnknownNameError
 from s3prl_fusion.featurizer import FusionSetupMismatch, compared_setup_value
 from s3prl_fusion.interfaces import INTERFACES, RunLength, build_interface, interface_defaults
 from s3prl_fusion.run_downstream import with_task_config
-from s3prl_fusion.task_configs import available_tasks, config_root, resolve_task_config
+from s3prl_fusion.experiments.task_configs import available_tasks, config_root, resolve_task_config
 
 SHIPPED_TASK_CONFIGS = (
     "asr/config.yaml",

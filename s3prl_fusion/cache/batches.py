@@ -4,7 +4,7 @@ one member forward holds at most ``utterances`` of them and at most ``seconds`` 
 
 Every member gives an utterance the features it gets alone, so batching trades only speed
 against memory. The defaults (``BatchLimits.default_for``) were measured with
-``measure.timed_build`` on a 2-core CPU, best of 2 builds, fp16, against batch 1:
+``s3prl_fusion.benchmark.cache_measures.timed_build`` on a 2-core CPU, best of 2 builds, fp16, against batch 1:
 
 - the bench's default members (WavLM Base size + Whisper small size, 13 x 768 each) on noise
   utterances, by the seconds bound (16 utterances at most):
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 T = TypeVar("T")
 DEFAULT_BATCH_UTTERANCES = 16

@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from s3prl_fusion.atomic import remove_partial_writes
+from s3prl_fusion.experiments.atomic_files import remove_partial_writes
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, SCALES_KEY, calibrate, recorded_scales
 from s3prl_fusion.cache.checksums import weights_fingerprint

@@ -25,10 +25,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s3prl_fusion.atomic import write_atomically
+from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.cache.storage import PER_MEMBER, ReconstructionError, stored_layouts
 from s3prl_fusion.errors import MissingPathError, SettingError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.members import MEMBER_KEYS
 
 MANIFEST_NAME = "manifest.json"

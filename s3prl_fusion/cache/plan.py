@@ -28,8 +28,8 @@ from s3prl_fusion.cache.sources import AUDIO_SUFFIXES
 from s3prl_fusion.cache.storage import FLOAT_DTYPES, INT8, INT8_CALIBRATED, MERGED, PER_MEMBER, block_bytes, stored_layouts
 from s3prl_fusion.cache.tasks import UNCACHEABLE_TASKS
 from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
-from s3prl_fusion.s3prl_adapter.task_facts import asr_half_batch_samples
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.s3prl_adapter.internals.asr_batching import asr_half_batch_samples
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams import fused_member_entries
 from s3prl_fusion.upstreams.known_shapes import KNOWN_SHAPES
 from s3prl_fusion.upstreams.members import normalize_member

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3prl_fusion.atomic import write_atomically
+from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.cache.checksums import file_checksum
 from s3prl_fusion.cache.storage import ReconstructionError, clipped_count, decode, encode, overflow, stored_rows
 from s3prl_fusion.errors import UserError

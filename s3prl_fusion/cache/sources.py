@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from s3prl_fusion.audio_io import info, load
+from s3prl_fusion.audio.loading import info, load
 from s3prl_fusion.errors import MissingPathError, SettingError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 AUDIO_SUFFIXES = (".flac", ".wav")
 

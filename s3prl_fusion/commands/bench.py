@@ -13,7 +13,7 @@ machine, next to its target:
   (cosine similarity of each layer's valid frames): on the fused set's random Whisper member
   and Gaussian noise, or with ``--whisper DIR`` on that pretrained checkpoint and the bundled
   synthetic speech (``corpora/LibriSpeech``);
-- the feature cache (``s3prl_fusion.cache.measure``): bytes per hour of the merged, int8 and
+- the feature cache (``s3prl_fusion.benchmark.cache_measures``): bytes per hour of the merged, int8 and
   int8-calibrated storage forms over per-member fp16, and int8-calibrated's error over int8's;
   build throughput with the default length-bucketed batches
   over batch 1, on the bench's utterances and on the bundled corpus; for each head (WS or HConv
@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from s3prl_fusion.cache.batches import BatchLimits
-from s3prl_fusion.cache.measure import (
+from s3prl_fusion.benchmark.cache_measures import (
     AsrLikeHead,
     InMemoryFeatures,
     MlSuperbHead,
@@ -66,7 +66,7 @@ from s3prl_fusion.errors import MissingPathError, SettingError
 from s3prl_fusion.fusion.frames import valid_frame_mask
 from s3prl_fusion.interfaces import INTERFACES, HierarchicalConv, build_interface
 from s3prl_fusion.plots import plot_loss_curves
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
 from s3prl_fusion.upstreams.random_members import random_member_override
 from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
@@ -396,7 +396,7 @@ class Bench:
         return best_times([lambda upstream=upstream: trainer.step(upstream, wavs, labels) for upstream in upstreams], steps, self.device)
 
     def feature_cache(self) -> None:
-        """The feature cache against its alternatives (``s3prl_fusion.cache.measure``): bytes per
+        """The feature cache against its alternatives (``s3prl_fusion.benchmark.cache_measures``): bytes per
         hour of each storage form over per-member fp16; build throughput of the default batches
         over batch 1; per head, a cached step over the same step from features in memory and
         cached over on-the-fly steps/s, with an ASR-like head and with ML-SUPERB's own head and config."""

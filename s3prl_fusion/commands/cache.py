@@ -37,7 +37,7 @@ from s3prl_fusion.cache.shards import CorruptShardError, shard_problems
 from s3prl_fusion.cache.sources import collect_audio_files
 from s3prl_fusion.cache.storage import DTYPES, PER_MEMBER, STORAGE_FORMS, check_storage
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.task_configs import resolve_task_config
+from s3prl_fusion.experiments.task_configs import resolve_task_config
 
 
 def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:

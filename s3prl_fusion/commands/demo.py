@@ -15,7 +15,7 @@ from s3prl_fusion.errors import MissingPathError, UnknownNameError, UserError, d
 from s3prl_fusion.interfaces import INTERFACES
 from s3prl_fusion.prepare.librispeech import write_length_tables
 from s3prl_fusion.results.error_rates import asr_error_rates
-from s3prl_fusion.task_configs import config_root
+from s3prl_fusion.experiments.task_configs import config_root
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CORPUS = REPO_ROOT / "corpora" / "LibriSpeech"

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from s3prl_fusion.checkpoints import EXTRA_STATE_KEY, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, load_checkpoint
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.plots import plot_layer_weights, summarize_layer_weights

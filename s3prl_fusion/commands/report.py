@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from s3prl_fusion.report import write_report
+from s3prl_fusion.results.report import write_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import importlib
 import json
 from pathlib import Path
 
-from s3prl_fusion.atomic import write_atomically
+from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.errors import UnknownNameError, UserError
 from s3prl_fusion.results.provenance import newest_checkpoint_under, provenance
 

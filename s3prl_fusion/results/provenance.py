@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from s3prl_fusion.checkpoints import EXTRA_STATE_KEY, checkpoint_step, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, checkpoint_step, load_checkpoint
 
 
 def saved_checkpoints(expdir: Path) -> list[Path]:

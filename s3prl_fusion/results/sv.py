@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s3prl_fusion.checkpoints import checkpoint_step
+from s3prl_fusion.experiments.checkpoints import checkpoint_step
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results import ScoringError
 from s3prl_fusion.results.provenance import saved_checkpoints

@@ -1,13 +1,22 @@
 """The one place where the plugin touches s3prl: everything it changes in s3prl is here.
 
+It has two floors, one per direction:
+
+- ``internals/``: the plugin's door out to s3prl's internals (its hub's upstreams, the facts of
+  its task code, the patch targets and their checks). It imports no other room of the plugin
+  but ``errors``, so the upstreams and the cache may use it.
+- ``patches/``: s3prl's door into the plugin (the post-import hooks, the hub registration, the
+  runner, script and task patches). It sits on the top floor and may import every room.
+- ``nn.py``: ``s3prl.nn``'s classes subclassed for the Python API (``s3prl_fusion.nn``).
+
 s3prl's files are never edited. A ``.pth`` file imports ``s3prl_fusion``, which installs
-post-import hooks (``hooks.py``); each s3prl module below is changed the moment it is first
-imported, after the adapter checks that the installed s3prl has the functions, parameters and
-code the change was written for (``targets.py``: tested on s3prl 0.4.17 and 0.4.18; any other
-form stops the run with a message naming the patch, before anything is patched).
+post-import hooks (``patches/hooks.py``); each s3prl module below is changed the moment it is
+first imported, after the adapter checks that the installed s3prl has the functions, parameters
+and code the change was written for (``internals/targets.py``: tested on s3prl 0.4.17 and 0.4.18;
+any other form stops the run with a message naming the patch, before anything is patched).
 
 =========================================  ================================================
-s3prl module                               what changes (module of this package)
+s3prl module                               what changes (module of ``patches/``)
 =========================================  ================================================
 ``s3prl.hub``                              the plugin's upstream names added (``registration``)
 ``s3prl.downstream.runner``                ``Runner.__init__`` / ``_get_featurizer`` /
@@ -25,5 +34,5 @@ of a checkout)                             under torchrun) and, without CUDA, it
 =========================================  ================================================
 
 What newer torch / torchaudio / huggingface_hub broke in s3prl is ``s3prl_fusion.compat``'s job,
-not this package's. ``hub.py`` is how the rest of the plugin reaches s3prl's hub upstreams.
+not this package's. ``internals/hub.py`` is how the rest of the plugin reaches s3prl's hub upstreams.
 """

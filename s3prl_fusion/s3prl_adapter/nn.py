@@ -22,8 +22,8 @@ from s3prl_fusion.cache.tasks import CACHED_UPSTREAM
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.featurizer import member_stacks
 from s3prl_fusion.interfaces import build_interface
-from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 NN_TARGETS = (
     PatchTarget(

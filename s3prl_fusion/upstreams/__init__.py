@@ -1,7 +1,7 @@
 """The plugin's own upstream names (``-u``) and their factories, which take s3prl's upstream
 arguments ``(ckpt, model_config, refresh)``.
 
-``upstream_factories`` maps the names to their factories; ``s3prl_fusion.hub_names`` adds the
+``upstream_factories`` maps the names to their factories; ``s3prl_fusion.s3prl_adapter.patches.registration`` adds the
 feature cache's (``fused_cache``) to make the table registered in s3prl's hub. ``-g``
 (model_config) is a YAML file of options (see ``members``), e.g. to build a randomly initialised
 member from a config, or to pick Whisper's length mode.

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.align import align_frames, align_layers
 from s3prl_fusion.fusion.merge import merge_concat
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.input_checks import check_waveforms
 from s3prl_fusion.upstreams.members import build_member, normalize_member
 

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from s3prl_fusion.errors import UserError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 
 class InvalidAudioError(UserError, ValueError):

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
-from s3prl_fusion.s3prl_adapter.hub import hub_upstream, s3prl_upstream_names
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.s3prl_adapter.internals.hub import hub_upstream, s3prl_upstream_names
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd
 from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper import DEFAULT_LENGTH_MODE, WhisperEncoderUpstream

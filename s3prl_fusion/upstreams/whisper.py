@@ -24,7 +24,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from s3prl_fusion.errors import SettingError
 from s3prl_fusion.fusion.frames import valid_frame_mask
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.input_checks import EmptyBatchError, InvalidAudioError
 from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper_features import WhisperLogMel

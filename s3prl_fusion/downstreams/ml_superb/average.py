@@ -28,14 +28,13 @@ from pathlib import Path
 
 import torch
 
-from s3prl_fusion.checkpoints import atomic_save, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, atomic_save, load_checkpoint
 from s3prl_fusion.downstreams.ml_superb.nbest import DEFAULT_NBEST, DevEvaluation, dev_loss_checkpoint_step, ranked_checkpoint_files
 from s3prl_fusion.errors import MissingPathError, SettingError, UserError, report_user_errors
 
 AVERAGED_NAME = "dev-loss-ave.ckpt"
 MODULE_ENTRIES = ("Upstream", "Featurizer", "Downstream")
 TRAINING_ONLY_ENTRIES = ("Optimizer", "Scheduler")
-EXTRA_STATE_KEY = "_extra_state"
 
 
 class CheckpointAverageError(UserError, ValueError):

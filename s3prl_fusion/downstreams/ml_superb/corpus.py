@@ -26,7 +26,7 @@ from s3prl_fusion.downstreams.ml_superb.benchmark import (
 )
 from s3prl_fusion.downstreams.ml_superb.text import normalize_transcript
 from s3prl_fusion.errors import UserError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 SPLITS = ("train", "dev", "test")
 MODES = ("mono", "multi")

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from s3prl_fusion.checkpoints import checkpoint_step
+from s3prl_fusion.experiments.checkpoints import checkpoint_step
 from s3prl_fusion.errors import SettingError
 
 DEFAULT_NBEST = 5

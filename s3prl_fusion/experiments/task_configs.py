@@ -10,7 +10,7 @@ from pathlib import Path
 
 from s3prl_fusion.errors import MissingPathError, UnknownNameError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # s3prl_fusion/
 
 
 def config_root() -> Path:

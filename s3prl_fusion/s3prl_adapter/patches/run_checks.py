@@ -8,10 +8,10 @@ import sys
 
 import torch
 
-from s3prl_fusion.atomic import remove_partial_writes
+from s3prl_fusion.experiments.atomic_files import remove_partial_writes
 from s3prl_fusion.errors import did_you_mean
 from s3prl_fusion.featurizer import FeatureSelectionError, probe_forward
-from s3prl_fusion.hub_names import hub_entries
+from s3prl_fusion.s3prl_adapter.patches.registration import hub_entries
 from s3prl_fusion.interfaces import INTERFACES
 
 PLUGIN_UPSTREAM_FEATURES = ("hidden_states", "last_hidden_state")  # -s keys of the plugin's upstreams

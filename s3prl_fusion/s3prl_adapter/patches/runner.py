@@ -30,21 +30,21 @@ import types
 import torch
 
 from s3prl_fusion import compat
-from s3prl_fusion.audio_io import set_audio_policy
+from s3prl_fusion.audio.loading import set_audio_policy
 from s3prl_fusion.cache.tasks import check_cached_task
-from s3prl_fusion.checkpoints import CheckpointRotation, check_featurizer_state
-from s3prl_fusion.data_checks import check_data_paths
+from s3prl_fusion.experiments.checkpoints import CheckpointRotation, check_featurizer_state
+from s3prl_fusion.experiments.data_paths import check_data_paths
 from s3prl_fusion.errors import install_excepthook
 from s3prl_fusion.featurizer import FusionFeaturizer
 from s3prl_fusion.interfaces import INTERFACES, RunLength
-from s3prl_fusion.resume_checks import check_resume_flags
-from s3prl_fusion.s3prl_adapter.batch_names import NamedBatches
-from s3prl_fusion.s3prl_adapter.distributed import RankReport, ddp_on_module_device, progress_on_every_rank
-from s3prl_fusion.s3prl_adapter.hub import check_upstream_name
-from s3prl_fusion.s3prl_adapter.run_checks import check_feature_selection, check_feature_selection_name, expand_config_dir, remove_killed_writes
-from s3prl_fusion.s3prl_adapter.script import patch_running_script
-from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
-from s3prl_fusion.s3prl_adapter.views import module_with
+from s3prl_fusion.experiments.resume_flags import check_resume_flags
+from s3prl_fusion.s3prl_adapter.patches.batch_names import NamedBatches
+from s3prl_fusion.s3prl_adapter.patches.distributed import RankReport, ddp_on_module_device, progress_on_every_rank
+from s3prl_fusion.s3prl_adapter.internals.hub import check_upstream_name
+from s3prl_fusion.s3prl_adapter.patches.run_checks import check_feature_selection, check_feature_selection_name, expand_config_dir, remove_killed_writes
+from s3prl_fusion.s3prl_adapter.patches.script import patch_running_script
+from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
+from s3prl_fusion.s3prl_adapter.internals.module_views import module_with
 
 RUNNER = "s3prl.downstream.runner"
 # our -d tasks -> the module holding their DownstreamExpert

@@ -24,10 +24,10 @@ _HOOKS = {
     "huggingface_hub": (None, "s3prl_fusion.compat:patch_huggingface_hub"),
     "huggingface_hub.hf_api": (None, "s3prl_fusion.compat:patch_hf_api"),
     "huggingface_hub._snapshot_download": (None, "s3prl_fusion.compat:patch_snapshot_download"),
-    "s3prl.hub": (None, "s3prl_fusion.s3prl_adapter.registration:register_upstreams"),
-    "s3prl.downstream.runner": (None, "s3prl_fusion.s3prl_adapter.runner:patch_runner"),
-    "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.s3prl_adapter.sv_task:patch_sv_dataset"),
-    "s3prl.downstream.sv_voxceleb1.expert": (None, "s3prl_fusion.s3prl_adapter.sv_task:patch_sv_expert"),
+    "s3prl.hub": (None, "s3prl_fusion.s3prl_adapter.patches.registration:register_upstreams"),
+    "s3prl.downstream.runner": (None, "s3prl_fusion.s3prl_adapter.patches.runner:patch_runner"),
+    "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.s3prl_adapter.patches.sv_task:patch_sv_dataset"),
+    "s3prl.downstream.sv_voxceleb1.expert": (None, "s3prl_fusion.s3prl_adapter.patches.sv_task:patch_sv_expert"),
 }
 COMPAT_ONLY_ENV = "S3PRL_FUSION_COMPAT_ONLY"
 _COMPAT_HOOKS = {
@@ -35,7 +35,7 @@ _COMPAT_HOOKS = {
     "huggingface_hub": _HOOKS["huggingface_hub"],
     "huggingface_hub.hf_api": _HOOKS["huggingface_hub.hf_api"],
     "huggingface_hub._snapshot_download": _HOOKS["huggingface_hub._snapshot_download"],
-    "s3prl.downstream.runner": (None, "s3prl_fusion.s3prl_adapter.hooks:allow_s3prl_checkpoints"),
+    "s3prl.downstream.runner": (None, "s3prl_fusion.s3prl_adapter.patches.hooks:allow_s3prl_checkpoints"),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from s3prl_fusion.atomic import write_atomically
+from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.errors import MissingPathError
 
 EXTRA_STATE_KEY = "_extra_state"

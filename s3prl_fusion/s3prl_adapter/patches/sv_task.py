@@ -24,7 +24,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from s3prl_fusion.errors import MissingPathError, SettingError
-from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
+from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
 
 LENGTH_CACHE_ENV = "S3PRL_FUSION_CACHE"
 XVECTOR_CONTEXT_FRAMES = 14  # frames s3prl's five TDNN layers consume

@@ -24,7 +24,7 @@ from s3prl_fusion.cache.builder import build_cache, cache_settings
 from s3prl_fusion.cache.manifest import Manifest
 from s3prl_fusion.downstreams.ml_superb.model import MlSuperbCtcModel
 from s3prl_fusion.featurizer import FusionFeaturizer
-from s3prl_fusion.task_configs import config_root
+from s3prl_fusion.experiments.task_configs import config_root
 from s3prl_fusion.upstreams.fused import FusedUpstream
 
 VOCAB = 32  # CTC units of the benches' heads, blank 0 included

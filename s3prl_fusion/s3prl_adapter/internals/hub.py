@@ -6,7 +6,7 @@ from typing import Callable
 from torch import nn
 
 from s3prl_fusion.errors import UnknownNameError, did_you_mean
-from s3prl_fusion.s3prl_adapter.targets import PatchTarget
+from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget
 
 HUB_TARGETS = (
     PatchTarget("upstream names registered for -u, and the names -u suggests", "s3prl.hub", "options", ("only_registered_ckpt",)),

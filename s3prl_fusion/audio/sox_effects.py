@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from s3prl_fusion.audio_io import load
+from s3prl_fusion.audio.loading import load
 
 SUPPORTED = "channels 1, rate R, gain DB, silence 0|1 [D T] [1|-1 D T]"
 

@@ -20,7 +20,7 @@ import soundfile
 import torch
 
 from s3prl_fusion.errors import SettingError, UnknownNameError, UserError
-from s3prl_fusion.sample_rate import SAMPLE_RATE
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
 _LOGGER = logging.getLogger(__name__)
 

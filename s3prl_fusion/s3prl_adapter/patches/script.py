@@ -10,7 +10,7 @@ Arguments, in order:
 - ``-a`` (auto-resume): where the experiment folder holds checkpoints, becomes ``-e`` with the
   newest intact one (s3prl would take the newest by step, damaged or not);
 - ``-e``: a folder becomes its newest intact checkpoint; a folder or file with nothing to load
-  stops with a message (``s3prl_fusion.past_experiment``);
+  stops with a message (``s3prl_fusion.experiments.resume``);
 - under ``torchrun``: ``--local_rank $LOCAL_RANK``, and ``--backend nccl`` without CUDA stops
   with a message (``distributed.py``).
 """
@@ -20,11 +20,11 @@ import sys
 import types
 from pathlib import Path
 
-from s3prl_fusion.checkpoints import checkpoint_step
-from s3prl_fusion.past_experiment import checked_past_experiment, newest_intact_checkpoint
-from s3prl_fusion.s3prl_adapter.distributed import check_backend, script_torch, torchrun_local_rank
-from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
-from s3prl_fusion.s3prl_flags import typed_flags
+from s3prl_fusion.experiments.checkpoints import checkpoint_step
+from s3prl_fusion.experiments.resume import checked_past_experiment, newest_intact_checkpoint
+from s3prl_fusion.s3prl_adapter.patches.distributed import check_backend, script_torch, torchrun_local_rank
+from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
+from s3prl_fusion.experiments.command_line import typed_flags
 
 SCRIPT_MODULE = "s3prl.run_downstream"
 SCRIPT_NAME = "run_downstream.py"

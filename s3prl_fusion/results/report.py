@@ -56,7 +56,7 @@ TASK_COLUMNS = {
     ("emotion", None): "er_acc",
 }
 
-PAPER_RESULTS_FILE = Path(__file__).resolve().parent / "data" / "paper_results.yaml"
+PAPER_RESULTS_FILE = Path(__file__).resolve().parents[1] / "data" / "paper_results.yaml"
 
 
 @functools.cache

@@ -12,7 +12,7 @@ import argparse
 import os
 
 from s3prl_fusion.errors import UserError
-from s3prl_fusion.s3prl_flags import SHORT_FLAGS, typed_flags
+from s3prl_fusion.experiments.command_line import SHORT_FLAGS, typed_flags
 
 SET_UP_FLAGS = ("upstream", "upstream_ckpt", "upstream_model_config", "upstream_feature_selection", "upstream_layer_selection")
 

@@ -11,7 +11,7 @@ checkpoints and in torch's traceback on a missing, truncated or foreign file. He
   with a message naming the file and what is wrong.
 
 ``checked_past_experiment(argv)`` returns the arguments with ``-e`` naming the checkpoint file to
-load; ``s3prl_fusion.s3prl_adapter.script`` calls it on the arguments of s3prl's script, whichever
+load; ``s3prl_fusion.s3prl_adapter.patches.script`` calls it on the arguments of s3prl's script, whichever
 way that is run.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from s3prl_fusion.checkpoints import checkpoint_step, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint
 from s3prl_fusion.errors import MissingPathError, UserError
-from s3prl_fusion.s3prl_flags import typed_flags
+from s3prl_fusion.experiments.command_line import typed_flags
 
 RUNNER_CHECKPOINT_KEYS = ("Args", "Config")  # what s3prl's run_downstream.py reads from an -e checkpoint
 

@@ -35,8 +35,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.s3prl_adapter.views import module_with
-from s3prl_fusion.s3prl_flags import typed_flags
+from s3prl_fusion.s3prl_adapter.internals.module_views import module_with
+from s3prl_fusion.experiments.command_line import typed_flags
 
 RANK_REPORT_ENV = "S3PRL_FUSION_RANK_REPORT"
 
