@@ -12,6 +12,7 @@
 #                    (a complete cache is left as it is, a partial one completed), then the runner reads
 #                    it (-u fused_cache -k CACHE_DIR). Only fused upstreams (-u fused, fused_* presets)
 #                    are cached; another -u, and sv.sh (random crops), run the members on the fly
+#                    (-f, fine-tuning the members, cannot train from a cache: it stops with a message)
 #   CACHE_DIR        the cache folder (default: OUT_DIR/cache); give runs of one upstream on one task's
 #                    data (other interfaces, folds, languages) the same CACHE_DIR to build it once
 #   CACHE_DTYPE      passed to `cache build` as --dtype (unset: the build's default)
@@ -73,6 +74,11 @@ fusion_use_cache() {  # UPSTREAM OUT_DIR [runner flags...] -> FUSION_CACHE_DIR (
     case "$1" in
       -k | --upstream_ckpt) FUSION_UPSTREAM_CKPT="${2:-}"; shift $(($# > 1 ? 2 : 1)) ;;
       --upstream_ckpt=*) FUSION_UPSTREAM_CKPT="${1#*=}"; shift ;;
+      -f | --upstream_trainable)
+        echo "error: -f (--upstream_trainable) fine-tunes the upstream, but CACHE=1 trains from a feature cache of its frozen" \
+          "members' features: drop CACHE=1 to fine-tune them (members on the fly), or drop -f to train from the cache" >&2
+        exit 2
+        ;;
       *) FUSION_RUNNER_FLAGS+=("$1"); shift ;;
     esac
   done

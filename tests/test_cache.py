@@ -284,6 +284,7 @@ def test_runner_mistakes_with_a_cache_are_one_message_each(tmp_path, cache_dir, 
          [f"the cache {cache_dir} was built for other members or settings than -g declares", "length_mode: cache 'exact' vs 'pad30'"]),
         (["-k", str(not_a_cache)], [f"{not_a_cache} is not a feature cache (no manifest.json)"]),
         ([], ["-u fused_cache needs -k CACHE_DIR"]),
+        (["-k", str(cache_dir), "-f"], ["-f (--upstream_trainable) fine-tunes the upstream, but a feature cache", "drop CACHE=1", "drop -f"]),
         (["-k", str(cache_dir)], ["waveforms are not in the feature cache", "build it over the files this run reads"]),
     ]
     for flags, expected in cases:
