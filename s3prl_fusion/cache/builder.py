@@ -10,7 +10,9 @@ own rank part of the manifest; rank 0 merges the parts after all ranks are done.
 Re-running a build on the same folder with the same settings (on any number of ranks) merges
 the rank parts an interrupted build left, keeps every intact shard, adds the files not yet
 stored, and rebuilds shards whose files are missing or fail their checksum from the sources the
-manifest recorded; different settings are refused.
+manifest recorded; different settings are refused. A build that fills its disk stops with the
+space free and roughly what it still needs (``DiskFullError``); once space is freed, the same
+command resumes.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Callable
 import torch
 
 from s3prl_fusion.atomic import DiskFullError, readable_size, remove_partial_writes
+from s3prl_fusion.audio_io import info
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, SCALES_KEY, calibrate, recorded_scales
 from s3prl_fusion.cache.checksums import weights_fingerprint
@@ -33,11 +36,10 @@ from s3prl_fusion.cache.ranks import ONE_RANK, Ranks
 from s3prl_fusion.cache.shards import ShardWriter, shard_problems
 from s3prl_fusion.cache.sources import longest_first, read_waveform
 from s3prl_fusion.cache.storage import INT8_CALIBRATED, PER_MEMBER, block_bytes, layout_settings, stored_layouts
-from s3prl_fusion.audio_io import info
 from s3prl_fusion.errors import SettingError, UnknownNameError
+from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams import upstream_factories
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
-from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.members import member_settings
 
 SHARD_NAME = re.compile(r"^shard-(\d+)\.m\d+\.npy$")
