@@ -69,6 +69,11 @@ fusion_use_cache() {  # UPSTREAM OUT_DIR [runner flags...] -> FUSION_CACHE_DIR (
     case "$1" in
       -k | --upstream_ckpt) FUSION_UPSTREAM_CKPT="${2:-}"; shift $(($# > 1 ? 2 : 1)) ;;
       --upstream_ckpt=*) FUSION_UPSTREAM_CKPT="${1#*=}"; shift ;;
+      -f | --upstream_trainable)
+        echo "error: -f (--upstream_trainable) fine-tunes the upstream, but CACHE=1 trains from a feature cache of its frozen" \
+          "members' features: drop CACHE=1 to fine-tune them (members on the fly), or drop -f to train from the cache" >&2
+        exit 2
+        ;;
       *) FUSION_RUNNER_FLAGS+=("$1"); shift ;;
     esac
   done

@@ -40,13 +40,16 @@ def did_you_mean(name: str, choices, n: int = 3, cutoff: float = 0.5) -> str:
 
 
 def user_error_in(error: BaseException) -> UserError | None:
-    """The UserError that ``error`` is or was raised from (``raise ... from``, or during its handling)."""
+    """The UserError that ``error`` is or was explicitly raised from (``raise ... from``).
+
+    An error that merely happened while a UserError was being handled (its ``__context__``) is a
+    bug, not the user's mistake, and keeps its traceback."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, UserError):
             return error
         seen.add(id(error))
-        error = error.__cause__ or error.__context__
+        error = error.__cause__
     return None
 
 

@@ -115,7 +115,7 @@ def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str
         return f"-s {interface} reads each member's own stack"
     effective = {**interface_defaults(interface), **settings}
     if effective["normalize"]:
-        return "-s hconv with normalize: true (also set by -f) normalizes each member's stack before adding them"
+        return "-s hconv with normalize: true (also set by --upstream_feature_normalize) normalizes each member's stack before adding them"
     if effective["match_dims"] == "error" and len(set(dims)) > 1:
         return f"-s hconv with match_dims: error refuses members of unequal dims {dims} instead of interpolating them to one dim"
     return None
@@ -156,7 +156,7 @@ class FusionFeaturizer(nn.Module):
             raise FeatureSelectionError(
                 f"the feature cache {upstream.folder} has storage merged: one stack, the members' {members} aligned and "
                 f"added as HConv adds them, but {refusal}. Build a cache with `s3prl-fusion cache build ... --storage "
-                "per-member` for this run, or train this cache with -s hconv, normalize off (no -f, interface.hconv."
+                "per-member` for this run, or train this cache with -s hconv, normalize off (no --upstream_feature_normalize, interface.hconv."
                 "normalize: false) and match_dims: interpolate"
             )
         self.interface = build_interface(interface, layer_counts, dims, run=run, **settings)

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, command_failure, run_python, runner_failure
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, command_failure, run_python, runner_failure, user_error_line
 from s3prl_fusion.cache import CacheMissError, CachedFusedUpstream, waveform_key
 from s3prl_fusion.cache.builder import build_fused_upstream
 from s3prl_fusion.cache.manifest import Manifest
@@ -284,9 +284,37 @@ def test_runner_mistakes_with_a_cache_are_one_message_each(tmp_path, cache_dir, 
          [f"the cache {cache_dir} was built for other members or settings than -g declares", "length_mode: cache 'exact' vs 'pad30'"]),
         (["-k", str(not_a_cache)], [f"{not_a_cache} is not a feature cache (no manifest.json)"]),
         ([], ["-u fused_cache needs -k CACHE_DIR"]),
+        (["-k", str(cache_dir), "-f"], ["-f (--upstream_trainable) fine-tunes the upstream, but a feature cache", "drop CACHE=1", "drop -f"]),
         (["-k", str(cache_dir)], ["waveforms are not in the feature cache", "build it over the files this run reads"]),
     ]
     for flags, expected in cases:
         stderr = runner_failure(tmp_path, "-u", "fused_cache", *flags, "-s", "hconv", "-d", "asr", "-c", str(ASR_CONFIGS / "demo.yaml"), "-o", data)
         errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and all(text in errors[0] for text in expected), (flags, stderr[-2000:])
+
+
+SIZE = re.compile(r"still needs roughly ([\d,.]+) (B|KiB|MiB|GiB) for the (\d+) files")
+
+
+def test_a_full_disk_stops_the_build_with_what_it_needs_and_a_rerun_resumes(tmp_path, wav_list, audio_files):
+    """The disk fills up while the build writes its second shard (``full_disk.py``): exit status 2, one message
+    naming the shard, the space free and roughly what the build still needs; the same command then resumes."""
+    out = tmp_path / "cache"
+    arguments = ["cache", "build", "-u", "fused", "-g", str(DEMO_UPSTREAM), "--wav-list", str(wav_list), "--out", str(out),
+                 "--device", "cpu", "--seed", str(SEED), "--shard-mb", "0.1", "--dtype", "fp32"]
+    full = run_python([str(Path(__file__).with_name("full_disk.py")), "shard-00001.m0.npy", "s3prl_fusion.cli", *arguments], check=False)
+    message = user_error_line(full)
+    assert f"no space left to write {out / 'shard-00001.m0.npy'} (No space left on device)" in message and " free on its file system" in message
+    assert "run the same command again: it resumes, keeping the 1 utterances already stored" in message, message
+    size, unit, files = SIZE.search(message).groups()
+    assert int(files) == len(audio_files) - 1
+    first_shard = Manifest.load(out).shards[0]["files"][0]
+    written = (out / first_shard).stat().st_mtime_ns
+    assert not list(out.glob(".*partial*"))
+
+    cli_main(arguments)
+    manifest = Manifest.load(out)
+    assert len(manifest.utterances) == len(audio_files) and (out / first_shard).stat().st_mtime_ns == written
+    added = sum(size for shard in manifest.shards[1:] for size in shard["bytes"])
+    estimate = float(size.replace(",", "")) * 1024 ** ["B", "KiB", "MiB", "GiB"].index(unit)
+    assert 0.8 < estimate / added < 1.2, (estimate, added)

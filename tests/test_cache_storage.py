@@ -90,7 +90,7 @@ def test_featurizer_over_a_merged_cache_is_the_same_hconv(caches, wavs):
     ("ws", {}, "-s ws reads each member's own stack"),
     ("gumd", {}, "-s gumd reads each member's own stack"),
     ("chconv", {}, "-s chconv reads each member's own stack"),
-    ("hconv", {"normalize": True}, "-s hconv with normalize: true (also set by -f) normalizes each member's stack"),
+    ("hconv", {"normalize": True}, "-s hconv with normalize: true (also set by --upstream_feature_normalize) normalizes each member's stack"),
     ("hconv", {"match_dims": "error"}, "-s hconv with match_dims: error refuses members of unequal dims [64, 48]"),
 ])
 def test_interfaces_that_need_the_members_stacks_refuse_a_merged_cache(caches, interface, settings, reason):
@@ -99,7 +99,7 @@ def test_interfaces_that_need_the_members_stacks_refuse_a_merged_cache(caches, i
         FusionFeaturizer(CachedFusedUpstream(folder), interface, settings)
     message = str(refused.value)
     assert f"the feature cache {folder} has storage merged" in message and reason in message
-    assert "--storage per-member" in message and "-s hconv, normalize off" in message
+    assert "--storage per-member" in message and "-s hconv, normalize off (no --upstream_feature_normalize," in message
 
 
 def test_manifest_records_the_storage_form_and_verify_prints_it(caches, capsys):

@@ -195,3 +195,12 @@ def test_recipes_cache_fused_upstreams_only_and_move_their_k_to_the_build():
     printed = subprocess.run(["bash", "-c", 'source recipes/lib.sh; fusion_use_cache hf_ssl OUT'], cwd=REPO_ROOT, capture_output=True, text=True,
                              env={"PATH": "/usr/bin:/bin", "DEVICE": "cpu", "CACHE": "1"}, check=True).stdout
     assert "-u hf_ssl is not a fused upstream" in printed and "running it on the fly" in printed
+
+
+def test_a_recipe_with_cache_refuses_fine_tuning_before_building(tmp_path):
+    """-f fine-tunes the members, which a feature cache holds frozen: CACHE=1 stops before any cache is built."""
+    out_dir = tmp_path / "out"
+    result = run_recipe("asr.sh", ["fused", "ws", str(REPO_ROOT / "corpora" / "LibriSpeech"), str(out_dir), "-f"], CACHE="1", STEPS="1")
+    message = user_error_line(result)
+    assert "-f (--upstream_trainable) fine-tunes the upstream" in message and "drop CACHE=1" in message and "drop -f" in message
+    assert not (out_dir / "cache").exists() and not list(out_dir.glob("*.ckpt"))

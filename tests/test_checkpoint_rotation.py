@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import s3prl
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python, user_error_line
 from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint
 from s3prl_fusion.experiments.resume_flags import ResumeFlagsMismatch, check_resume_flags
 
@@ -40,6 +40,7 @@ KILLED_WHILE_SAVING = textwrap.dedent(
     main(sys.argv[2:])
     """
 )
+FULL_DISK = Path(__file__).with_name("full_disk.py")
 
 
 def asr_overrides(buckets, **runner) -> str:
@@ -129,3 +130,16 @@ def test_runner_refuses_e_with_another_interface_and_resumes_with_the_same(tmp_p
     run_python([*resume, "-s", "hconv", "-u", "fused", "-g", str(DEMO_UPSTREAM)])
     assert checkpoint_steps(expdir) == [2, 4, 6], "max_keep 3 keeps the three newest checkpoints"
     assert load_checkpoint(expdir / "states-6.ckpt")["Args"].upstream_feature_selection == "hconv"
+
+
+def test_a_full_disk_while_saving_is_one_message_and_keeps_the_previous_checkpoint(tmp_path, librispeech_buckets):
+    """The disk fills up while the runner writes states-4.ckpt (``full_disk.py``): exit status 2, one message
+    naming the file, the space free and the checkpoint kept; step 2's checkpoint is intact and resumes."""
+    expdir = tmp_path / "asr-max-keep-1"
+    flags = train_flags(expdir, librispeech_buckets, total_steps=4, save_step=2, max_keep=1)
+    full = run_python([str(FULL_DISK), "states-4.ckpt", "s3prl_fusion.run_downstream", *flags], check=False)
+    message = user_error_line(full)
+    assert f"no space left to write {expdir / 'states-4.ckpt'} (No space left on device)" in message, message
+    assert " free on its file system" in message and f"the previous checkpoint {expdir / 'states-2.ckpt'} is kept" in message, message
+    assert checkpoint_steps(expdir) == [2] and load_checkpoint(expdir / "states-2.ckpt")["Step"] == 2
+    assert not list(expdir.glob(".*partial*"))

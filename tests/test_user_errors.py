@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from torch.utils.data import DataLoader, Dataset
 
+from conftest import run_python
 from s3prl_fusion.errors import TRACEBACK_ENV, MissingPathError, SettingError, UserError, report_user_errors
 
 
@@ -66,3 +67,33 @@ def test_an_error_raised_in_a_dataloader_worker_is_its_message_alone(capsys):
         main()
     assert exited.value.code == 2
     assert capsys.readouterr().err == "error: audio file /corpus/utt-0.flac does not exist\n"
+
+
+# A bug raised while a UserError is being handled: it must not pass for that user error.
+BUG_WHILE_HANDLING = """
+import sys
+from s3prl_fusion import cli
+from s3prl_fusion.commands import listing
+from s3prl_fusion.errors import SettingError, install_excepthook
+
+def broken(args):
+    try:
+        raise SettingError("autocast must be one of none, bf16, fp16")
+    except SettingError:
+        {}["a key the handler forgot"]
+
+listing.run = broken
+if sys.argv[1] == "excepthook":
+    install_excepthook()
+    broken(None)
+cli.main(["list"])
+"""
+
+
+@pytest.mark.parametrize("entry", ["cli", "excepthook"])
+def test_a_bug_while_handling_a_user_error_keeps_its_traceback(entry, monkeypatch):
+    monkeypatch.delenv(TRACEBACK_ENV, raising=False)
+    result = run_python(["-c", BUG_WHILE_HANDLING, entry], check=False)
+    assert result.returncode not in (0, 2), result.stderr[-3000:]
+    assert "Traceback" in result.stderr and "KeyError: 'a key the handler forgot'" in result.stderr, result.stderr[-3000:]
+    assert not any(line.startswith("error: ") for line in result.stderr.splitlines()), result.stderr[-3000:]

@@ -10,7 +10,9 @@ own rank part of the manifest; rank 0 merges the parts after all ranks are done.
 Re-running a build on the same folder with the same settings (on any number of ranks) merges
 the rank parts an interrupted build left, keeps every intact shard, adds the files not yet
 stored, and rebuilds shards whose files are missing or fail their checksum from the sources the
-manifest recorded; different settings are refused.
+manifest recorded; different settings are refused. A build that fills its disk stops with the
+space free and roughly what it still needs (``DiskFullError``); once space is freed, the same
+command resumes.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from typing import Callable
 
 import torch
 
-from s3prl_fusion.experiments.atomic_files import remove_partial_writes
+from s3prl_fusion.experiments.atomic_files import DiskFullError, readable_size, remove_partial_writes
+from s3prl_fusion.audio.loading import info
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, SCALES_KEY, calibrate, recorded_scales
 from s3prl_fusion.cache.checksums import weights_fingerprint
@@ -32,8 +35,9 @@ from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, merge_rank_part
 from s3prl_fusion.cache.ranks import ONE_RANK, Ranks
 from s3prl_fusion.cache.shards import ShardWriter, shard_problems
 from s3prl_fusion.cache.sources import longest_first, read_waveform
-from s3prl_fusion.cache.storage import INT8_CALIBRATED, PER_MEMBER, layout_settings
+from s3prl_fusion.cache.storage import INT8_CALIBRATED, PER_MEMBER, block_bytes, layout_settings, stored_layouts
 from s3prl_fusion.errors import SettingError, UnknownNameError
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams import upstream_factories
 from s3prl_fusion.upstreams.fused import AUTOCAST_DTYPES, FusedUpstream
 from s3prl_fusion.upstreams.members import member_settings
@@ -123,6 +127,22 @@ def _record_layout(manifest: Manifest, stacks: list[torch.Tensor]) -> None:
     manifest.settings.update(layout)
 
 
+def _out_of_space(error: DiskFullError, out: Path, part: Manifest, sources: list[str]) -> DiskFullError:
+    """``error`` with what the build of ``sources`` into ``out`` still needs, roughly: the stored
+    stacks' bytes per frame (``storage.block_bytes``) x the frames of the files not stored yet."""
+    stored = {entry["source"] for entry in part.utterances.values()}
+    samples = [info(source).num_frames for source in sources if source not in stored]
+    settings = part.settings
+    frames = sum(samples) // int(settings["downsample_rate"])
+    layouts = stored_layouts(settings["storage"], settings["layer_counts"], settings["dims"])
+    needed = sum(block_bytes(settings["dtype"], frames, len(samples), layers, dim) for layers, dim in layouts)
+    return DiskFullError(
+        f"{error}. The cache {out} still needs roughly {readable_size(needed)} for the {len(samples)} files "
+        f"({sum(samples) / SAMPLE_RATE / 3600:.2f} h of audio) not stored yet: free space there and run the same "
+        f"command again: it resumes, keeping the {len(part.utterances)} utterances already stored"
+    )
+
+
 def _crash_after_shards(ranks: Ranks) -> int | None:
     """The shard count after which this rank kills itself (``CRASH_AFTER_SHARDS_ENV``), if any."""
     rank, _, shards = os.environ.get(CRASH_AFTER_SHARDS_ENV, "").partition(":")
@@ -207,10 +227,13 @@ def build_cache(
                 queued.add(key)
                 yield key, wav, source
 
-    for batch in length_batches(unstored(), lambda item: item[1].numel(), limits):
-        encode(batch)
-    if not writer.empty:
-        flush()
+    try:
+        for batch in length_batches(unstored(), lambda item: item[1].numel(), limits):
+            encode(batch)
+        if not writer.empty:
+            flush()
+    except DiskFullError as error:
+        raise _out_of_space(error, out, part, ordered) from error
     if not ranks.distributed:
         manifest.save(out)
         return manifest

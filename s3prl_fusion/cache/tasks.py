@@ -1,4 +1,5 @@
-"""Which ``-d`` tasks train from a feature cache (``-u fused_cache``), and why SV cannot.
+"""Which ``-d`` tasks train from a feature cache (``-u fused_cache``), and why SV cannot; and why
+no run fine-tunes (``-f``) from one.
 
 A cache holds the features of the exact waveform each file decodes to (``keys``), so a task can
 train and be evaluated from it when its datasets hand the upstream every file whole and unchanged:
@@ -10,6 +11,8 @@ train and be evaluated from it when its datasets hand the upstream every file wh
 Refused before anything is built: ``sv_voxceleb1`` (``UNCACHEABLE_TASKS`` says why). Any other
 task is not refused: a waveform the cache lacks stops its run at the first batch that holds one
 (``CacheMissError``).
+A cache holds the frozen members' features: nothing upstream of it has weights, so ``-f``
+(s3prl's ``--upstream_trainable``: fine-tune the upstream) is refused too, before anything is built.
 """
 from __future__ import annotations
 
@@ -33,6 +36,10 @@ class UncacheableTaskError(UserError, ValueError):
     """A task whose waveforms a feature cache cannot hold, run with ``-u fused_cache``."""
 
 
+class CachedFineTuningError(UserError, ValueError):
+    """``-f`` (fine-tune the upstream) with ``-u fused_cache``, whose features come from frozen members."""
+
+
 def _built_with(cache_dir: str | None) -> str:
     """The ``-u`` (and ``-k``) the cache at ``cache_dir`` was built with, as flags, where its
     manifest says; else a description of them."""
@@ -52,4 +59,16 @@ def check_cached_task(upstream: str, task: str, cache_dir: str | None = None) ->
     raise UncacheableTaskError(
         f"-d {task} cannot train or be evaluated from a feature cache (-u {CACHED_UPSTREAM}): {UNCACHEABLE_TASKS[task]}. "
         f"Run its members on the fly instead: {_built_with(cache_dir)}. recipes/sv.sh runs SV on the fly, also with CACHE=1"
+    )
+
+
+def check_cached_fine_tuning(upstream: str, trainable: bool, cache_dir: str | None = None) -> None:
+    """Refuse ``-u fused_cache -f`` (``trainable``: s3prl's ``--upstream_trainable``; ``cache_dir``: its ``-k``):
+    the cache's features were computed once by frozen members, so there is nothing upstream to fine-tune."""
+    if upstream != CACHED_UPSTREAM or not trainable:
+        return
+    raise CachedFineTuningError(
+        f"-f (--upstream_trainable) fine-tunes the upstream, but a feature cache (-u {CACHED_UPSTREAM}) holds features its "
+        "frozen members computed once: only the interface and the task head would train. To fine-tune, run the members on "
+        f"the fly: {_built_with(cache_dir)} (in a recipe: drop CACHE=1); to train from the cache, drop -f"
     )

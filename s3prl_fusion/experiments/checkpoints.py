@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from s3prl_fusion.experiments.atomic_files import write_atomically
+from s3prl_fusion.experiments.atomic_files import DiskFullError, write_atomically
 from s3prl_fusion.errors import MissingPathError
 
 EXTRA_STATE_KEY = "_extra_state"
@@ -21,6 +21,13 @@ def checkpoint_step(path, name_pattern: re.Pattern = RUNNER_CHECKPOINT) -> int |
     any other file."""
     match = name_pattern.fullmatch(Path(path).name)
     return int(match.group(1)) if match else None
+
+
+def newest_checkpoint(folder, other_than=None) -> Path | None:
+    """The runner checkpoint ``states-<step>.ckpt`` of the highest step in ``folder`` (leaving out
+    ``other_than``), or None."""
+    candidates = [path for path in Path(folder).glob("states-*.ckpt") if path != other_than and checkpoint_step(path) is not None]
+    return max(candidates, key=checkpoint_step, default=None)
 
 
 def atomic_save(obj, path, *args, **kwargs) -> None:
@@ -52,8 +59,16 @@ class CheckpointRotation:
             self.pending.append(Path(path))
 
     def save(self, obj, path, *args, **kwargs) -> None:
-        """The runner's ``torch.save``: an atomic write, then the deletions it was waiting for."""
-        atomic_save(obj, path, *args, **kwargs)
+        """The runner's ``torch.save``: an atomic write, then the deletions it was waiting for. A
+        write that finds the disk full ends the run with a message; every earlier checkpoint stays."""
+        try:
+            atomic_save(obj, path, *args, **kwargs)
+        except DiskFullError as error:
+            kept = newest_checkpoint(Path(path).parent, other_than=Path(path))
+            resume = f"the previous checkpoint {kept} is kept: free space and run again with -e {kept.parent} to resume from it" if kept else (
+                "no earlier checkpoint was written: free space and run again"
+            )
+            raise DiskFullError(f"{error}; {resume}") from error
         if not isinstance(path, (str, os.PathLike)) or checkpoint_step(path) is None:
             return
         written = Path(path).resolve()
