@@ -32,9 +32,13 @@ def checkpoint_upstream(checkpoint: dict, device: str) -> nn.Module:
     eval mode on ``device``."""
     args = checkpoint.get("Args")
     if args is None:
-        raise SettingError("the checkpoint holds no runner arguments (Args), so its upstream cannot be built again; give a checkpoint written by s3prl's runner")
+        raise SettingError(
+            "the checkpoint holds no runner arguments (Args), so its upstream cannot be built again; give a checkpoint written by s3prl's runner"
+        )
     if getattr(args, "hub", "torch") != "torch":
-        raise SettingError(f"the checkpoint's upstream came from --hub {args.hub} ({args.upstream}); only upstreams of s3prl's own hub (--hub torch) are built again here")
+        raise SettingError(
+            f"the checkpoint's upstream came from --hub {args.hub} ({args.upstream}); only upstreams of s3prl's own hub (--hub torch) are built again here"
+        )
     factory = hub_upstream(args.upstream)
     if factory is None:
         raise UnknownNameError(f"the checkpoint's upstream -u {args.upstream} is not in s3prl's hub; `s3prl-fusion list` prints the plugin's names")
