@@ -32,7 +32,7 @@ def plot_layer_weights(
     member_names: Sequence[str],
     title: str,
     path: str | os.PathLike,
-    measure: str = "share",
+    measure: str,
 ) -> None:
     """Write a PNG with one bar chart per member: layer index on x, its share on y; ``measure``
     (what a share is, e.g. "softmax layer weight") is written under the title."""
