@@ -1,8 +1,9 @@
 """The plugin's pictures (matplotlib's Agg backend, PNG files) and the text twin of one of them.
 
 - what an interface learned: a bar chart of how much it uses each layer of each fused member,
-  and the same shares as a text table; both take the output of an interface's
-  ``learned_layer_weights()``: one ``(L_i,)`` vector per member, non-negative, summing to 1;
+  and the same shares as a text table; both take one ``(L_i,)`` vector per member,
+  non-negative, summing to 1 (an interface's ``learned_layer_weights()``, or the sensitivity
+  shares of ``layer_sensitivity``), and the chart says what a share is;
 - the report's chart: one horizontal bar panel per metric, a bar per table row, the paper's
   value as a black tick;
 - the bench's training loss curves side by side (an int8 against an fp16 feature cache).
@@ -31,8 +32,10 @@ def plot_layer_weights(
     member_names: Sequence[str],
     title: str,
     path: str | os.PathLike,
+    measure: str,
 ) -> None:
-    """Write a PNG with one bar chart per member: layer index on x, its share on y."""
+    """Write a PNG with one bar chart per member: layer index on x, its share on y; ``measure``
+    (what a share is, e.g. "softmax layer weight") is written under the title."""
     _check_names(weights, member_names)
     figure = Figure(figsize=(4 * len(weights), 3.2), layout="constrained")
     FigureCanvasAgg(figure)
@@ -44,7 +47,7 @@ def plot_layer_weights(
         axis.set_xlabel("layer")
         axis.set_xticks(range(len(shares)))
     axes[0].set_ylabel("share")
-    figure.suptitle(title)
+    figure.suptitle(f"{title}\n{measure}")
     figure.savefig(path, format="png")
 
 

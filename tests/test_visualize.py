@@ -10,7 +10,7 @@ NAMES = ["wavlm", "whisper"]
 
 def test_plot_writes_a_png(tmp_path):
     path = tmp_path / "layers.png"
-    plot_layer_weights(WEIGHTS, NAMES, "layer usage", path)
+    plot_layer_weights(WEIGHTS, NAMES, "layer usage", path, "softmax layer weight")
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(data) > 5000
