@@ -12,18 +12,19 @@ import torch
 from conftest import LIBRISPEECH_MINI, WHISPER_TINY_EN
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cli import main as cli_main
-from s3prl_fusion.commands.bench import CorpusSpeech, _layer_cosines, peak_memory, pretrained_whisper
+from s3prl_fusion.commands.bench import CorpusSpeech, Row, _layer_cosines, peak_memory, pretrained_whisper, verdict
 
+# label prefix -> (target, whether it is set for the default sizes: "n/a" at --quick sizes)
 TARGET_ROWS = {
-    "fusion overhead": "<= 3%",
-    "hconv fwd+bwd": "<= 10%",
-    "cached step / in-memory features step (ws + ASR-like head)": "<= 1.2x",
-    "cached step / in-memory features step (hconv + ASR-like head)": "<= 1.2x",
-    "cached step / in-memory features step (hconv + ML-SUPERB head and config)": "<= 1.2x",
-    "cache bytes/h: merged int8-calibrated / per-member fp16": "<= 0.25x",
-    "cache build throughput: default batches / batch 1 (2 x 1 s)": "> 0.95x",
-    "cache build throughput: default batches / batch 1 (16 bundled utterances)": "> 1x",
-    "fused peak": "<= 1.25x",
+    "fusion overhead": ("<= 3%", True),
+    "hconv fwd+bwd": ("<= 10%", True),
+    "cached step / in-memory features step (ws + ASR-like head)": ("<= 1.2x", True),
+    "cached step / in-memory features step (hconv + ASR-like head)": ("<= 1.2x", True),
+    "cached step / in-memory features step (hconv + ML-SUPERB head and config)": ("<= 1.2x", True),
+    "cache bytes/h: merged int8-calibrated / per-member fp16": ("<= 0.25x", True),
+    "cache build throughput: default batches / batch 1 (2 x 1 s)": ("> 0.95x", False),
+    "cache build throughput: default batches / batch 1 (16 bundled utterances)": ("> 1x", False),
+    "fused peak": ("<= 1.25x", False),
 }
 
 
@@ -47,11 +48,15 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, 
     for seconds in ("0.5", "1", "2"):
         assert f"Whisper pad30 / exact time, {seconds} s audio" in labels
         assert f"Whisper exact vs pad30 cosine, {seconds} s (min over layers)" in labels
-    for prefix, target in TARGET_ROWS.items():
+    for prefix, (target, at_default_sizes) in TARGET_ROWS.items():
         row = next(row for row in rows if row.split("|")[1].strip().startswith(prefix))
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
-        assert cells[2] == target and cells[3] in ("pass", "FAIL")
+        assert cells[2] == target, row
+        assert cells[3] == "n/a" if at_default_sizes else cells[3] in ("pass", "FAIL"), row
         assert math.isfinite(float(re.sub(r"[%x]$", "", cells[1])))
+    judged = [row for row in rows if row.split("|")[4].strip()]
+    assert {row.split("|")[1].strip() for row in judged} == {label for label in labels if label.startswith(tuple(TARGET_ROWS))}
+    assert "n/a: a target set for the default sizes (base-size members, 8 utterances of 10 s), not judged at --quick sizes" in printed
     heads = ["ws + ASR-like head)", "hconv + ASR-like head)", "hconv + ML-SUPERB head and config)"]
     for prefix in ("cached / on-the-fly steps/s", "limit: in-memory / on-the-fly steps/s"):
         values = {label: float(row.split("|")[2].strip().rstrip("x")) for label, row in zip(labels, rows) if label.startswith(prefix)}
@@ -75,6 +80,20 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, 
     curves = {line.split(" cache training loss")[0]: line.split(":")[-1].split() for line in printed.splitlines() if " cache training loss (" in line}
     assert list(curves) == ["fp16", "int8", "int8-calibrated"] and {len(curve) for curve in curves.values()} == {10}
     assert (tmp_path / "int8 vs fp16-loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_missed_target_is_a_fail_at_any_sizes_but_its_own():
+    """A FAIL means a miss: judged at the printed precision, and "n/a" only for a target set for
+    the default sizes in a run at other sizes."""
+    assert verdict(Row("fusion overhead", 6.4, "%", "<= 3%", at_default_sizes=True), default_sizes=True) == "FAIL"
+    assert verdict(Row("fusion overhead", 6.4, "%", "<= 3%", at_default_sizes=True), default_sizes=False) == "n/a"
+    assert verdict(Row("fusion overhead", 2.9, "%", "<= 3%", at_default_sizes=True), default_sizes=True) == "pass"
+    assert verdict(Row("fused peak", 1.3, "x", "<= 1.25x"), default_sizes=False) == "FAIL"
+    assert verdict(Row("build", 0.95, "x", "> 0.95x"), default_sizes=True) == "FAIL"
+    assert verdict(Row("build", 0.9504, "x", "> 0.95x"), default_sizes=True) == "FAIL"  # prints 0.950x
+    assert verdict(Row("bytes", 0.2500004, "x", "<= 0.25x", at_default_sizes=True), default_sizes=True) == "pass"  # prints 0.250x
+    assert verdict(Row("Whisper", 3.99, "x", ">= 4x"), default_sizes=True) == "FAIL"
+    assert verdict(Row("cosine", 0.2, ""), default_sizes=True) == ""
 
 
 def test_cpu_peak_memory_counts_live_tensors():

@@ -2,9 +2,9 @@
 (What the bench measures of it lives in ``s3prl_fusion.benchmark``.)
 
     keys.py       waveform -> cache key (a hash of its float32 samples)
-    checksums.py  weight fingerprints and file checksums
+    checksums.py  weight fingerprints, file checksums and file stamps (size, mtime)
     sources.py    the audio files a build reads (lists, folders, s3prl length tables)
-    manifest.py   manifest.json: settings, shards and the utterance index
+    manifest.py   manifest.json: settings, shards and the utterance index; rank parts appended per shard
     storage.py    what a shard stores: per-member or merged stacks, in fp16 / fp32 / int8 / int8-calibrated
     shards.py     sharded .npy files: atomic writes (s3prl_fusion.experiments.atomic_files), verified memory-mapped reads
     batches.py    length-bucketed batches of a build

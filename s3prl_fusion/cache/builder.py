@@ -5,14 +5,17 @@ indexed by waveform key (see ``keys``).
 Files are encoded longest first in length-bucketed batches (``batches``). Under a launcher
 (``ranks``) each rank encodes every WORLD_SIZE-th file of that order into its own shards
 (rank r of W numbers its shards first + r, first + r + W, ...: names no other rank uses) and its
-own rank part of the manifest; rank 0 merges the parts after all ranks are done.
+own rank part of the manifest (one line appended per shard, see ``manifest``); rank 0 merges the
+parts into manifest.json after all ranks are done.
 
 Re-running a build on the same folder with the same settings (on any number of ranks) merges
-the rank parts an interrupted build left, keeps every intact shard, adds the files not yet
-stored, and rebuilds shards whose files are missing or fail their checksum from the sources the
-manifest recorded; different settings are refused. A build that fills its disk stops with the
-space free and roughly what it still needs (``DiskFullError``); once space is freed, the same
-command resumes.
+the rank parts an interrupted build left, keeps every intact shard (each hashed once, by rank 0),
+adds the files not yet stored, and rebuilds shards whose files are missing or fail their checksum
+from the sources the manifest recorded; different settings are refused. A stored file whose
+stamp ([size, mtime_ns], ``checksums``) still matches the one recorded when it was read is not
+decoded again; any other file is decoded and looked up by its waveform key, so a changed file is
+encoded again. A build that fills its disk stops with the space free and roughly what it still
+needs (``DiskFullError``); once space is freed, the same command resumes.
 """
 from __future__ import annotations
 
@@ -28,12 +31,12 @@ from s3prl_fusion.experiments.atomic_files import DiskFullError, readable_size, 
 from s3prl_fusion.audio.loading import info
 from s3prl_fusion.cache.batches import BatchLimits, length_batches
 from s3prl_fusion.cache.calibration import CALIBRATION_UTTERANCES, SCALES_KEY, calibrate, recorded_scales
-from s3prl_fusion.cache.checksums import weights_fingerprint
+from s3prl_fusion.cache.checksums import file_stamp, settled, weights_fingerprint
 from s3prl_fusion.cache.encoding import stored_arrays
 from s3prl_fusion.cache.keys import waveform_key
-from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, merge_rank_parts, rank_part_name, setting_differences
+from s3prl_fusion.cache.manifest import MANIFEST_NAME, Manifest, append_to_part, merge_rank_parts, rank_part_name, setting_differences
 from s3prl_fusion.cache.ranks import ONE_RANK, Ranks
-from s3prl_fusion.cache.shards import ShardWriter, shard_problems
+from s3prl_fusion.cache.shards import ShardWriter, verify_and_stamp
 from s3prl_fusion.cache.sources import longest_first, read_waveform
 from s3prl_fusion.cache.storage import INT8_CALIBRATED, PER_MEMBER, block_bytes, layout_settings, stored_layouts
 from s3prl_fusion.errors import SettingError, UnknownNameError
@@ -88,9 +91,9 @@ def cache_settings(
 
 
 def _open_or_start(out: Path, settings: dict, log: Callable[[str], None]) -> tuple[Manifest, list[str]]:
-    """The folder's manifest (checked against ``settings``, rank parts merged in, damaged shards
-    dropped, files no shard lists deleted) or a new one; also the sources of the utterances that
-    were in dropped shards."""
+    """The folder's manifest (checked against ``settings``, rank parts merged in, every shard hashed
+    and stamped or, when damaged, dropped; files no shard lists deleted) or a new one; also the
+    sources of the utterances that were in dropped shards."""
     manifest = Manifest.load(out) if (out / MANIFEST_NAME).is_file() else Manifest(dict(settings))
     differences = setting_differences(manifest.settings, settings, BUILD_SETTING_KEYS)
     if differences:
@@ -101,7 +104,7 @@ def _open_or_start(out: Path, settings: dict, log: Callable[[str], None]) -> tup
     merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *RECORDED_KEYS])
     rerun = []
     for shard in list(manifest.shards):
-        problems = shard_problems(out, shard)
+        problems = verify_and_stamp(out, shard)
         if problems:
             log(f"shard {shard['name']}: {'; '.join(problems)}: rebuilding its utterances")
             rerun += [entry["source"] for entry in manifest.utterances.values() if entry["shard"] == shard["name"]]
@@ -191,8 +194,8 @@ def build_cache(
         manifest.settings[SCALES_KEY] = ranks.from_rank_zero(
             lambda: calibrate(fused, sources, settings["storage"], device, limits, calibration_utterances, log)
         )
-    part, part_name = (Manifest(dict(manifest.settings)), rank_part_name(ranks.rank)) if ranks.distributed else (manifest, MANIFEST_NAME)
-    recorded = {entry["source"] for entry in manifest.utterances.values()}
+    part, part_name = Manifest(dict(manifest.settings)), rank_part_name(ranks.rank)
+    recorded = {entry["source"]: entry.get("source_stamp") for entry in manifest.utterances.values()}
     ordered = ranks.share([source for source in sources if source in recorded])
     ordered += ranks.share(longest_first([source for source in sources if source not in recorded]))
     writer = ShardWriter(out, settings["dtype"], int(shard_mb * 2**20), recorded_scales(manifest.settings))
@@ -204,28 +207,32 @@ def build_cache(
         shard, index = writer.flush(f"shard-{first_index + ranks.rank + written * ranks.world_size:05d}")
         part.shards.append(shard)
         part.utterances.update(index)
-        part.save(out, part_name)
+        append_to_part(out, part_name, part.settings, shard, index)
         log(f"wrote {shard['name']}: {len(index)} utterances, {sum(shard['bytes']) / 2**20:.1f} MiB ({len(part.utterances)} stored)")
         written += 1
         if written == crash_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def encode(batch: list[tuple[str, torch.Tensor, str]]) -> None:
-        stacks, utterances = stored_arrays(fused, [wav for _, wav, _ in batch], device, settings["storage"])
+    def encode(batch: list[tuple[str, torch.Tensor, str, list[int] | None]]) -> None:
+        stacks, utterances = stored_arrays(fused, [wav for _, wav, _, _ in batch], device, settings["storage"])
         _record_layout(part, stacks)
-        for (key, wav, source), arrays in zip(batch, utterances):
-            writer.add(key, arrays, wav.numel(), source)
+        for (key, wav, source, stamp), arrays in zip(batch, utterances):
+            writer.add(key, arrays, wav.numel(), source, stamp)
             if writer.full:
                 flush()
 
     def unstored():
+        """(key, waveform, source, its settled stamp or None) of each file not stored yet."""
         queued = set()
         for source in ordered:
+            stamp = file_stamp(Path(source))  # before the read: a change while it is read moves the stamp
+            if recorded.get(source) == stamp:
+                continue
             wav = read_waveform(Path(source))
             key = waveform_key(wav)
             if key not in manifest.utterances and key not in queued:
                 queued.add(key)
-                yield key, wav, source
+                yield key, wav, source, stamp if settled(stamp) else None
 
     try:
         for batch in length_batches(unstored(), lambda item: item[1].numel(), limits):
@@ -234,12 +241,9 @@ def build_cache(
             flush()
     except DiskFullError as error:
         raise _out_of_space(error, out, part, ordered) from error
-    if not ranks.distributed:
-        manifest.save(out)
-        return manifest
     ranks.barrier()
     if ranks.rank == 0 and not merge_rank_parts(out, manifest, [*BUILD_SETTING_KEYS, *RECORDED_KEYS]):
         manifest.save(out)
     ranks.barrier()
-    return Manifest.load(out)
+    return Manifest.load(out) if ranks.distributed else manifest
 

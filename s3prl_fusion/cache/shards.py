@@ -4,9 +4,13 @@ holding its utterances' blocks back to back.
 A shard's file ``<shard>.m<i>.npy`` holds stored stack ``i``: an array ``(rows, L_i, D_i)``,
 utterance after utterance along the first axis, each utterance's block (its frames, after
 int8's scale rows) contiguous, so reading one utterance is one contiguous slice of a memory
-map. Files are written atomically and their BLAKE2b checksums recorded in the manifest, with
-the reconstruction error of what they hold; a reader verifies a shard's files before its first
-read.
+map. Files are written atomically and their BLAKE2b checksums and stamps ([size, mtime_ns],
+``checksums``) recorded in the manifest, with the reconstruction error of what they hold.
+
+Before a shard's first read in a process a reader checks its files: by their stamps alone (one
+``stat`` each, nothing read) where the manifest holds settled stamps and they still hold, else
+by hashing them in full, once per process. A build hashes every stored shard in full before it
+adds to a cache (``verify_and_stamp``), and so does ``cache verify``.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from s3prl_fusion.experiments.atomic_files import write_atomically
-from s3prl_fusion.cache.checksums import file_checksum
+from s3prl_fusion.cache.checksums import file_checksum, file_stamp
 from s3prl_fusion.cache.storage import ReconstructionError, clipped_count, decode, encode, overflow, stored_rows
 from s3prl_fusion.errors import UserError
 
@@ -45,10 +49,29 @@ def shard_problems(folder: Path, shard: dict) -> list[str]:
     return problems
 
 
-def open_shard(folder: Path, shard: dict) -> list[np.ndarray]:
-    """Verify a shard, then memory-map its files: one array (rows, L_i, D_i) per stored stack
-    (copy-on-write maps: torch reads them without a copy, and nothing is ever written back)."""
+def stamps_hold(folder: Path, shard: dict) -> bool:
+    """Whether the manifest holds stamps of every file of the shard and each file still has its stamp (nothing read)."""
+    stamps = shard.get("stamps")
+    paths = [Path(folder) / file_name for file_name in shard["files"]]
+    return bool(stamps) and all(stamp and path.is_file() and file_stamp(path) == stamp for stamp, path in zip(stamps, paths))
+
+
+def verify_and_stamp(folder: Path, shard: dict) -> list[str]:
+    """``shard_problems`` (every file hashed in full); an intact shard gets its files' stamps,
+    taken before they were read, so a change while they are read is never stamped."""
+    paths = [Path(folder) / file_name for file_name in shard["files"]]
+    stamps = [file_stamp(path) if path.is_file() else None for path in paths]
     problems = shard_problems(folder, shard)
+    if not problems:
+        shard["stamps"] = stamps
+    return problems
+
+
+def open_shard(folder: Path, shard: dict) -> list[np.ndarray]:
+    """Check a shard (its stamps if they hold, else its checksums), then memory-map its files: one
+    array (rows, L_i, D_i) per stored stack (copy-on-write maps: torch reads them without a copy,
+    and nothing is ever written back)."""
+    problems = [] if stamps_hold(folder, shard) else shard_problems(folder, shard)
     if problems:
         raise CorruptShardError(
             f"cache {folder}: shard {shard['name']} is damaged ({'; '.join(problems)}); run the same "
@@ -85,8 +108,9 @@ class ShardWriter:
     def empty(self) -> bool:
         return not self._utterances
 
-    def add(self, key: str, stacks: list[np.ndarray], samples: int, source: str) -> None:
-        """stacks: one utterance's float32 stored stacks (frames, L_i, D_i) (``storage.stored_stacks``)."""
+    def add(self, key: str, stacks: list[np.ndarray], samples: int, source: str, source_stamp: list[int] | None = None) -> None:
+        """stacks: one utterance's float32 stored stacks (frames, L_i, D_i) (``storage.stored_stacks``);
+        source_stamp: the source file's settled stamp when it was read (``checksums``), or None."""
         scales = self.scales or [None] * len(stacks)
         blocks = [encode(stack, self.dtype, scale) for stack, scale in zip(stacks, scales)]
         overflowed = next(filter(None, (overflow(block, self.dtype) for block in blocks)), None)
@@ -98,18 +122,19 @@ class ShardWriter:
         for buffer, error, stack, block, scale in zip(self._arrays, self._errors, stacks, blocks, scales):
             buffer.append(block)
             error.add(stack, decode(block, self.dtype, scale), clipped_count(stack, self.dtype, scale))
-        self._utterances.append((key, {"frames": int(stacks[0].shape[0]), "samples": int(samples), "source": source}))
+        self._utterances.append((key, {"frames": int(stacks[0].shape[0]), "samples": int(samples), "source": source, "source_stamp": source_stamp}))
         self._buffered += sum(block.nbytes for block in blocks)
 
     def flush(self, shard_name: str) -> tuple[dict, dict[str, dict]]:
         """Write the buffered utterances as shard ``shard_name``; returns its manifest entry and
         the index entries of its utterances."""
-        shard = {"name": shard_name, "files": [], "checksums": [], "bytes": [], "errors": [asdict(error) for error in self._errors]}
+        shard = {"name": shard_name, "files": [], "checksums": [], "stamps": [], "bytes": [], "errors": [asdict(error) for error in self._errors]}
         for stack_index, arrays in enumerate(self._arrays):
             path = self.folder / shard_file_name(shard_name, stack_index)
             write_atomically(path, lambda handle, arrays=arrays: np.save(handle, np.concatenate(arrays)))
             shard["files"].append(path.name)
             shard["checksums"].append(file_checksum(path))
+            shard["stamps"].append(file_stamp(path))
             shard["bytes"].append(path.stat().st_size)
         index, offset = {}, 0
         for key, entry in self._utterances:

@@ -79,6 +79,7 @@ class CachedFusedUpstream(nn.Module):
         scales = recorded_scales(settings)
         self._scales = [torch.from_numpy(values) for values in scales] if scales else [None] * len(self.stored_layouts)
         self.downsample_rate = int(settings["downsample_rate"])
+        self._shards = self.manifest.shard_index()
         self._open_shards: dict[str, list[np.ndarray]] = {}
         self._decode_memory = ReusedBuffers()
 
@@ -90,9 +91,10 @@ class CachedFusedUpstream(nn.Module):
         return list(self.member_names), list(self.layer_counts), list(self.dims)
 
     def _stored_arrays(self, shard_name: str) -> list[np.ndarray]:
-        """The shard's memory maps, one per stored stack, its checksums verified on first use in this process."""
+        """The shard's memory maps, one per stored stack, checked on first use in this process (``shards.open_shard``:
+        by its stamps where they hold, else by hashing its files)."""
         if shard_name not in self._open_shards:
-            self._open_shards[shard_name] = open_shard(self.folder, self.manifest.shard(shard_name))
+            self._open_shards[shard_name] = open_shard(self.folder, self._shards[shard_name])
         return self._open_shards[shard_name]
 
     def _lookup(self, wavs: list[Tensor]) -> list[dict]:

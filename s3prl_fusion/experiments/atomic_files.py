@@ -89,12 +89,20 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
             os.fsync(handle.fileno())
         os.replace(partial, path)
     except Exception as error:
-        no_space = _no_space(recording and recording.failure, error)
-        if no_space is None:
-            raise
         partial.unlink(missing_ok=True)
-        raise DiskFullError(
-            f"no space left to write {path} ({os.strerror(no_space.errno)}): {readable_size(free_space(path.parent))} free on its file system"
-        ) from error
+        full = disk_full(path, error, recording and recording.failure)
+        if full is None:
+            raise
+        raise full from error
     finally:
         partial.unlink(missing_ok=True)
+
+
+def disk_full(path: Path, *errors: BaseException | None) -> DiskFullError | None:
+    """The ``DiskFullError`` for a failed write of ``path`` when one of ``errors`` (or what it
+    was raised from or during) is ENOSPC / EDQUOT, naming the space left; else None."""
+    no_space = _no_space(*errors)
+    if no_space is None:
+        return None
+    path = Path(path)
+    return DiskFullError(f"no space left to write {path} ({os.strerror(no_space.errno)}): {readable_size(free_space(path.parent))} free on its file system")
