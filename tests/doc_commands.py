@@ -4,7 +4,8 @@ Collected: every line of a fenced code block, and every inline code span, that s
 optional ``$ `` prompt and ``NAME=value`` environment settings) with ``s3prl-fusion``, one of the
 runner's other names (``s3prl-fusion-run-downstream``, ``python -m s3prl_fusion.run_downstream``,
 ``run_downstream.py``), ``torchrun ... -m s3prl_fusion.cli|s3prl_fusion.run_downstream`` or
-``recipes/<name>.sh``. A fenced line ending in ``\\`` continues on the next.
+``recipes/<name>.sh``. A fenced line ending in ``\\`` continues on the next; blocks marked ``text``
+are left out.
 
 Checked:
 - ``s3prl-fusion <command> ...``: parsed by the command line's own parser (``cli.build_parser``),
@@ -64,13 +65,14 @@ def _raise_problem(parser: argparse.ArgumentParser, message: str) -> None:
 
 
 def _fenced_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of every line inside a fenced code block, continuation lines joined."""
-    lines, inside, joined = [], False, None
+    """(line number, line) of every line inside a fenced code block, continuation lines joined;
+    blocks marked ``text`` (file trees, printed output) hold no command and are left out."""
+    lines, inside, joined = [], None, None
     for number, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("```"):
-            inside = not inside
+            inside = None if inside is not None else line.lstrip()[3:].strip()
             continue
-        if not inside:
+        if inside is None or inside == "text":
             continue
         if joined is not None:
             joined = (joined[0], joined[1] + " " + line.strip())

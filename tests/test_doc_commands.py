@@ -45,7 +45,8 @@ def test_the_checker_names_what_does_not_exist(line, problem):
 def test_a_page_naming_a_flag_the_code_lacks_fails(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("Build one with `s3prl-fusion cache verify <folder> --deep`, or:\n\n"
-                    "```bash\n$ s3prl-fusion cache build -u <upstream> [-g ...] \\\n    --data <folder> --out cache/train --no-such-flag\n```\n")
+                    "```bash\n$ s3prl-fusion cache build -u <upstream> [-g ...] \\\n    --data <folder> --out cache/train --no-such-flag\n```\n\n"
+                    "```text\ns3prl_fusion/\n  run_downstream.py  the runner's entry point\n```\n")
     commands = documented_commands(page)
     assert [command.line for command in commands] == [
         "s3prl-fusion cache build -u <upstream> [-g ...] --data <folder> --out cache/train --no-such-flag",
