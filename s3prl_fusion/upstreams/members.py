@@ -20,11 +20,13 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 
 from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
 from s3prl_fusion.s3prl_adapter.hub import hub_upstream, s3prl_upstream_names
+from s3prl_fusion.s3prl_adapter.hub_models import hub_model_internals
 from s3prl_fusion.sample_rate import SAMPLE_RATE
-from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd
+from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd, MaskedPositionConvs, zero_padding
 from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper import DEFAULT_LENGTH_MODE, WhisperEncoderUpstream
 from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
@@ -104,28 +106,46 @@ def _build_s3prl_member(entry: dict) -> nn.Module:
 class S3PRLHubMember(nn.Module):
     """An s3prl hub upstream that also reports ``feature_lengths``: for each utterance the frames
     the upstream makes for that utterance alone (``FrameCounter``), not those of the padded batch.
-    A wav2vec 2.0-style group-norm front end (s3prl's WavLM / HuBERT / wav2vec 2.0 Base) takes its
-    statistics over each utterance's valid samples only (``MaskedFrontEnd``), so such members'
-    features do not depend on the batch either."""
+    Its features do not depend on the batch either: a wav2vec 2.0-style group-norm front end
+    (s3prl's WavLM / HuBERT / wav2vec 2.0 Base) takes its statistics over each utterance's valid
+    samples only (``MaskedFrontEnd``); s3prl's WavLM / HuBERT count the frames past each utterance's
+    conv frames as padding; a stacked positional conv (s3prl's Data2Vec) sees zeros past each
+    utterance (``MaskedPositionConvs``); s3prl's preprocessor spectra (``mel``, ``linear``) are
+    computed one utterance at a time. The s3prl internals involved are the adapter's
+    (``s3prl_adapter/hub_models.py``)."""
 
     def __init__(self, upstream: nn.Module):
         super().__init__()
         self.upstream = upstream
+        internals = hub_model_internals(upstream)
         self.front_end = MaskedFrontEnd(upstream)
+        internals.replace_padding_masks(self.front_end.exact_padding_mask)
+        self.position_convs = MaskedPositionConvs(internals.position_conv_blocks)
+        self.one_at_a_time = internals.features_depend_on_the_batch
         self.frame_counter: FrameCounter | None = None
 
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.upstream.get_downsample_rates(key)
 
     def forward(self, wavs: list[Tensor]) -> dict:
-        """wavs: B waveforms (samples,) -> the upstream's dict plus "feature_lengths" (B,)."""
+        """wavs: B waveforms (samples,) -> the upstream's dict plus "feature_lengths" (B,); its
+        "hidden_states" L x (B, T, D) are zero past each utterance's frames."""
         lengths = torch.tensor([wav.numel() for wav in wavs], device=wavs[0].device)
-        with self.front_end.padding(lengths):
-            output = dict(self.upstream(wavs))
+        padded = not bool((lengths == lengths.max()).all())
+        with self.front_end.padding(lengths), self.position_convs.padding(self.front_end.frames(lengths) if padded else None):
+            output = self._one_at_a_time(wavs) if self.one_at_a_time and padded else dict(self.upstream(wavs))
         if self.frame_counter is None:
             self.frame_counter = FrameCounter(self.frames_alone, self.get_downsample_rates("hidden_states"))
         output["feature_lengths"] = torch.tensor([self.frame_counter(int(n)) for n in lengths.tolist()], device=lengths.device)
+        output["hidden_states"] = [zero_padding(layer, output["feature_lengths"]) for layer in output["hidden_states"]]
         return output
+
+    def _one_at_a_time(self, wavs: list[Tensor]) -> dict:
+        """The upstream's "hidden_states" L x (B, T, D) from each waveform alone, zero-padded to the
+        batch's longest."""
+        alone = [self.upstream([wav])["hidden_states"] for wav in wavs]
+        layers = [pad_sequence([layers[index][0] for layers in alone], batch_first=True) for index in range(len(alone[0]))]
+        return {"hidden_states": layers, "last_hidden_state": layers[-1]}
 
     def frames_alone(self, num_samples: int) -> int:
         """The frames the upstream makes for ``num_samples`` samples of noise alone (eval mode, no autograd)."""
