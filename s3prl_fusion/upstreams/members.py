@@ -27,6 +27,7 @@ from s3prl_fusion.s3prl_adapter.hub import hub_upstream, s3prl_upstream_names
 from s3prl_fusion.s3prl_adapter.hub_models import hub_model_internals
 from s3prl_fusion.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd, MaskedPositionConvs, zero_padding
+from s3prl_fusion.upstreams.hub_loading import loading_from_hub
 from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper import DEFAULT_LENGTH_MODE, WhisperEncoderUpstream
 from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
@@ -74,23 +75,28 @@ def member_settings(entry: dict) -> dict:
 
 
 def build_member(entry: dict) -> nn.Module:
-    """A normalized member entry -> its upstream module."""
+    """A normalized member entry -> its upstream module. A checkpoint named by a Hugging Face id
+    that cannot be loaded stops with one message (``hub_loading``)."""
     kind = entry["kind"]
-    if kind == "whisper":
-        source = entry.get("upstream")
-        if source is not None and source.startswith("whisper_"):
-            size = source[len("whisper_"):]
-            if size not in WHISPER_SIZES:
-                raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
-            source = entry.get("ckpt") or WHISPER_SIZES[size].checkpoint
-        if entry.get("config") is not None:
-            source = None
-        return WhisperEncoderUpstream(source=source, config=entry.get("config"), length_mode=entry.get("length_mode", DEFAULT_LENGTH_MODE))
-    if kind == "hf":
-        if entry.get("config") is not None:
-            return HFSpeechUpstream(config=entry["config"])
-        return HFSpeechUpstream(source=entry.get("ckpt") or entry["upstream"])
-    return _build_s3prl_member(entry)
+    if kind == "s3prl":
+        return _build_s3prl_member(entry)
+    length_mode = entry.get("length_mode", DEFAULT_LENGTH_MODE)
+    if entry.get("config") is not None:
+        if kind == "whisper":
+            return WhisperEncoderUpstream(config=entry["config"], length_mode=length_mode)
+        return HFSpeechUpstream(config=entry["config"])
+    source = str(entry["upstream"])
+    if kind == "whisper" and source.startswith("whisper_"):
+        size = source[len("whisper_"):]
+        if size not in WHISPER_SIZES:
+            raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
+        source = WHISPER_SIZES[size].checkpoint
+    source = str(entry.get("ckpt") or source)
+    check_local_source(source, what=f"fused member {entry['name']}, source")
+    with loading_from_hub(entry["name"], source):
+        if kind == "whisper":
+            return WhisperEncoderUpstream(source=source, length_mode=length_mode)
+        return HFSpeechUpstream(source=source)
 
 
 def _build_s3prl_member(entry: dict) -> nn.Module:
