@@ -92,7 +92,7 @@ def build_member(entry: dict) -> nn.Module:
             raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
         source = WHISPER_SIZES[size].checkpoint
     source = str(entry.get("ckpt") or source)
-    check_local_source(source, what=f"fused member {entry['name']}, source")
+    check_local_source(source, what="member source" if entry["name"] == source else f"fused member {entry['name']}, source")
     with loading_from_hub(entry["name"], source):
         if kind == "whisper":
             return WhisperEncoderUpstream(source=source, length_mode=length_mode)
