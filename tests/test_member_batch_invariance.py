@@ -2,8 +2,9 @@
 
 Batches of mixed lengths (0.3-1.5 s) against each utterance alone: Hugging Face SSL encoders
 (a base-size WavLM, 13 x 768, and every supported model type with both front-end norms),
-Whisper in both length modes, s3prl hub members (s3prl's own WavLM, fbank), all through the
-fused upstream, and the feature cache built in batches against on-the-fly batched features.
+Whisper in both length modes, s3prl hub members (s3prl's own WavLM, HuBERT and Data2Vec in the
+released checkpoints' configurations, fbank, mel, spectrogram), all through the fused upstream,
+and the feature cache built in batches against on-the-fly batched features.
 """
 from __future__ import annotations
 
@@ -33,6 +34,34 @@ WHISPER_TINY = dict(d_model=64, encoder_layers=2, encoder_attention_heads=4, enc
 S3PRL_WAVLM = dict(extractor_mode="default", encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
                    encoder_attention_heads=4, conv_feature_layers="[(64,10,5)] + [(64,3,2)] * 4 + [(64,2,2)] * 2",
                    conv_pos=16, conv_pos_groups=4, relative_position_embedding=True, num_buckets=32, gru_rel_pos=True)
+
+SMALL_S3PRL_ENCODER = dict(encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=4,
+                           conv_feature_layers="[(64,10,5)] + [(64,3,2)] * 4 + [(64,2,2)] * 2", conv_pos_groups=4)
+# the released Data2Vec Base / Large (s3prl's audio_base_ls.pt / vox_pretrained.pt, Hugging Face's
+# Data2VecAudioConfig: 5 positional convs of kernel 19), small; Large's pre-LN encoder is covered both ways
+DATA2VEC_RELEASED = dict(extractor_mode="layer_norm", conv_pos=95, pos_conv_depth=5, **SMALL_S3PRL_ENCODER)
+S3PRL_CHECKPOINTS = {
+    "data2vec_local": {"layer_norm_first False": dict(DATA2VEC_RELEASED, layer_norm_first=False),
+                       "layer_norm_first True": dict(DATA2VEC_RELEASED, layer_norm_first=True)},
+    "hubert_local": {"group-norm front end": dict(extractor_mode="default", conv_pos=16, label_rate=50, **SMALL_S3PRL_ENCODER)},
+}
+
+
+def s3prl_checkpoint(path, upstream: str, config: dict):
+    """A randomly initialised checkpoint of s3prl's own ``upstream`` model, in the form its hub loads."""
+    if upstream == "data2vec_local":
+        from s3prl.upstream.data2vec.data2vec_model import Data2VecAudioConfig, Data2VecAudioModel
+
+        model = Data2VecAudioModel(Data2VecAudioConfig(**config))
+        model.remove_pretraining_modules()
+        torch.save({"task_cfg": {"normalize": True}, "model_cfg": config, "model_weight": {**model.state_dict(), "_ema": None}}, path)
+    else:
+        from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
+
+        task = {"normalize": False, "label_rate": 50}
+        model = HubertModel(HubertConfig(**config), HubertPretrainingConfig(**task), [list("abcd")])
+        torch.save({"task_cfg": task, "model_cfg": config, "model_weight": model.state_dict(), "dictionaries_symbols": [list("abcd")]}, path)
+    return str(path)
 
 
 def mixed_batch(lengths=MIXED_LENGTHS) -> list[torch.Tensor]:
@@ -78,6 +107,19 @@ def test_whisper_and_s3prl_hub_members_are_batch_invariant(tmp_path, length_mode
         "fbank",
         {"name": "whisper", "kind": "whisper", "config": WHISPER_TINY, "length_mode": length_mode},
     ]).eval()
+    assert_each_utterance_as_alone(fused, mixed_batch())
+
+
+@pytest.mark.parametrize("upstream, configuration", [(upstream, name) for upstream, configs in S3PRL_CHECKPOINTS.items() for name in configs])
+def test_s3prl_hub_model_members_are_batch_invariant(tmp_path, upstream, configuration):
+    torch.manual_seed(0)
+    checkpoint = s3prl_checkpoint(tmp_path / "model.pt", upstream, S3PRL_CHECKPOINTS[upstream][configuration])
+    fused = FusedUpstream([{"upstream": upstream, "ckpt": checkpoint}]).eval()
+    assert_each_utterance_as_alone(fused, mixed_batch())
+
+
+def test_s3prl_hub_feature_members_are_batch_invariant():
+    fused = FusedUpstream(["mel", "spectrogram", "fbank"]).eval()
     assert_each_utterance_as_alone(fused, mixed_batch())
 
 

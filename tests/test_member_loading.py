@@ -3,13 +3,14 @@ and each member's own frame rule for its valid frames."""
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pytest
 import torch
 import yaml
 from transformers import AutoConfig, AutoModel
 
-from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, WHISPER_TINY_EN, run_python
+from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, WHISPER_TINY_EN, run_python, user_error_line
 from s3prl_fusion.upstreams.fused import FusedUpstream
 from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream
 from s3prl_fusion.upstreams.members import FrameCounter
@@ -134,3 +135,50 @@ def test_fine_tuned_members_keep_every_layer_through_the_runner(tmp_path, libris
     checkpoint = torch.load(expdir / "states-1.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["Step"] == 1 and "Upstream" in checkpoint
     assert checkpoint["Featurizer"]["_extra_state"]["layer_counts"] == [5, 4]
+
+
+
+def closed_local_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def train_with_members(tmp_path, buckets, members: list[dict], env: dict | None = None):
+    """``run_downstream -m train -u fused -g <members>`` on the bundled mini LibriSpeech (asr)."""
+    options = tmp_path / "members.yaml"
+    options.write_text(yaml.safe_dump({"members": members}))
+    overrides = f"config.downstream_expert.datarc.libri_root='{LIBRISPEECH_MINI}',,config.downstream_expert.datarc.bucket_file='{buckets}'"
+    return run_python(
+        ["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused", "-g", str(options), "-s", "hconv", "-d", "asr",
+         "-c", str(ASR_CONFIGS / "demo.yaml"), "-p", str(tmp_path / "exp"), "--device", "cpu", "-o", overrides],
+        check=False, env=env,
+    )
+
+
+@pytest.mark.parametrize("member, hub, expected", [
+    ({"name": "wavlm", "upstream": "microsoft/wavlm-base-plux"}, "offline",
+     ["microsoft/wavlm-base-plux: it is not in the local Hugging Face cache and the hub was not asked (HF_HUB_OFFLINE=1)",
+      "Did you mean microsoft/wavlm-base-plus?", "`hf download microsoft/wavlm-base-plux`"]),
+    ({"name": "whisper", "upstream": "whisper_tiny_en"}, "unreachable",
+     ["openai/whisper-tiny.en: it is not in the local Hugging Face cache and the hub at http://127.0.0.1:", "could not be reached",
+      "`hf download openai/whisper-tiny.en`", "then run with HF_HUB_OFFLINE=1"]),
+])
+def test_a_member_the_hub_cannot_give_stops_with_one_message(tmp_path, librispeech_buckets, member, hub, expected):
+    """An id neither in the (empty) Hugging Face cache nor loadable, offline or with the hub
+    unreachable (a closed local port, never the internet): exit 2, one message naming the member,
+    the id, what the hub said and how to fetch it ahead."""
+    hub_settings = {"HF_HUB_OFFLINE": "1"} if hub == "offline" else {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{closed_local_port()}"}
+    cache = {"HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_CACHE": str(tmp_path / "hf-home" / "hub")}
+    message = user_error_line(train_with_members(tmp_path, librispeech_buckets, [member], env={**cache, **hub_settings}))
+    assert message.startswith(f"error: fused member {member['name']}: cannot load the Hugging Face model "), message
+    for text in expected:
+        assert text in message, message
+
+
+def test_a_member_folder_without_a_model_stops_with_one_message(tmp_path, librispeech_buckets):
+    folder = tmp_path / "downloads" / "wavlm"
+    folder.mkdir(parents=True)
+    message = user_error_line(train_with_members(tmp_path, librispeech_buckets, [{"name": "wavlm", "upstream": str(folder)}]))
+    assert message == f"error: fused member wavlm, source {folder}: the local directory has no config.json; give a folder written by save_pretrained"

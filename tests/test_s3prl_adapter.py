@@ -22,6 +22,7 @@ from s3prl_fusion.s3prl_adapter.patches import hooks
 from s3prl_fusion.s3prl_adapter.patches.batch_names import NamedBatches
 from s3prl_fusion.s3prl_adapter.patches.distributed import check_backend, script_torch, torchrun_local_rank
 from s3prl_fusion.s3prl_adapter.internals.hub import HUB_TARGETS
+from s3prl_fusion.s3prl_adapter.internals.hub_models import HUB_MODEL_TARGETS
 from s3prl_fusion.s3prl_adapter.nn import NN_TARGETS
 from s3prl_fusion.s3prl_adapter.patches.runner import RUNNER_TARGETS, patch_runner
 from s3prl_fusion.s3prl_adapter.patches.script import SCRIPT_TARGETS
@@ -31,17 +32,21 @@ from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_wavefor
 
 PACKAGE = REPO_ROOT / "s3prl_fusion"
 ADAPTER = PACKAGE / "s3prl_adapter"
-ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *NN_TARGETS)
+ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *NN_TARGETS, *HUB_MODEL_TARGETS)
 
 
-def stock_module(name: str, replaced: str | None = None, replacement: str | None = None) -> types.ModuleType:
+def stock_module(name: str, replaced: str | None = None, replacement: str | None = None, written_to: Path | None = None) -> types.ModuleType:
     """A fresh, unpatched copy of the installed s3prl module ``name``, its source with ``replaced``
-    written as ``replacement`` when given."""
+    written as ``replacement`` when given (and saved in the folder ``written_to``, when given, so
+    that the functions' source read back by ``inspect`` is the changed one)."""
     path = Path(importlib.util.find_spec(name).origin)
     source = path.read_text()
     if replaced is not None:
         assert replaced in source
         source = source.replace(replaced, replacement)
+    if written_to is not None:
+        path = written_to / path.name
+        path.write_text(source)
     module = types.ModuleType(name)
     module.__file__, module.__package__ = str(path), name.rpartition(".")[0]
     exec(compile(source, str(path), "exec"), module.__dict__)
@@ -52,7 +57,8 @@ def test_the_installed_s3prl_has_everything_each_patch_was_written_for():
     modules = sorted({target.module for target in ALL_TARGETS})
     assert modules == [
         "s3prl.downstream.runner", "s3prl.downstream.sv_voxceleb1.dataset", "s3prl.downstream.sv_voxceleb1.expert",
-        "s3prl.hub", "s3prl.nn.upstream", "s3prl.run_downstream",
+        "s3prl.hub", "s3prl.nn.upstream", "s3prl.run_downstream", "s3prl.upstream.baseline.expert", "s3prl.upstream.hubert.hubert_model",
+        "s3prl.upstream.wav2vec2.wav2vec2_model", "s3prl.upstream.wavlm.WavLM",
     ]
     stock = {name: stock_module(name) for name in modules}
     for target in ALL_TARGETS:
@@ -104,6 +110,34 @@ def test_a_changed_runner_is_refused_before_anything_is_patched():
     assert {name: getattr(changed.Runner, name) for name in stock} == stock
     assert not hasattr(changed.Runner, "_s3prl_fusion_patched")
     assert changed.torch is torch and changed.DDP is torch.nn.parallel.DistributedDataParallel
+
+
+@pytest.mark.parametrize("module, replaced, replacement, problem", [
+    ("s3prl.upstream.wavlm.WavLM", "features: torch.Tensor,\n        padding_mask: torch.Tensor,\n    ) -> torch.Tensor:\n        extra",
+     "features: torch.Tensor,\n        padding_mask: torch.Tensor,\n        stride: int = 320,\n    ) -> torch.Tensor:\n        extra",
+     "frames past each utterance's conv frames count as padding (forward_padding_mask replaced on the model object): "
+     "s3prl.upstream.wavlm.WavLM.WavLM.forward_padding_mask takes (self, features, padding_mask, stride), not (self, features, padding_mask)"),
+    ("s3prl.upstream.wav2vec2.wav2vec2_model", "x_conv = self.pos_conv(x.transpose(1, 2))", "x_conv = self.pos_conv(x.mT)",
+     "Data2Vec's stacked positional convs see zeros past each utterance (hooks on pos_conv's blocks): "
+     "s3prl.upstream.wav2vec2.wav2vec2_model.TransformerEncoder.extract_features no longer contains 'x_conv = self.pos_conv(x.transpose(1, 2))'"),
+])
+def test_a_changed_s3prl_model_stops_a_hub_member_before_its_model_is_changed(monkeypatch, tmp_path, module, replaced, replacement, problem):
+    """The patches on s3prl's model objects (forward_padding_mask, the positional conv hooks) are
+    checked like the others: a changed target stops the member's build with a message naming the
+    patch, and the model keeps its own forward_padding_mask and GroupNorm."""
+    from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
+
+    from s3prl_fusion.upstreams.members import S3PRLHubMember
+
+    model = WavLM(WavLMConfig(dict(extractor_mode="default", encoder_layers=1, encoder_embed_dim=32, encoder_ffn_embed_dim=64,
+                                   encoder_attention_heads=2, conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2",
+                                   conv_pos=8, conv_pos_groups=2)))
+    monkeypatch.setitem(sys.modules, module, stock_module(module, replaced, replacement, written_to=tmp_path))
+    with pytest.raises(UnsupportedS3PRLError) as refused:
+        S3PRLHubMember(model)
+    assert problem in str(refused.value)
+    assert "forward_padding_mask" not in vars(model)
+    assert type(model.feature_extractor.conv_layers[0][2]).__name__ == "Fp32GroupNorm"
 
 
 def test_missing_attributes_and_code_are_named():

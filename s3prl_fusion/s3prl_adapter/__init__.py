@@ -31,6 +31,12 @@ of a checkout)                             under torchrun) and, without CUDA, it
 ``s3prl.downstream.sv_voxceleb1.expert``   ``DownstreamExpert.forward`` / ``log_records``
                                            (``sv_task``)
 ``s3prl.nn``                               ``S3PRLUpstream`` subclassed, not changed (``nn``)
+``s3prl.upstream.wavlm.WavLM``,            on a fused member's model objects, never the
+``s3prl.upstream.hubert.hubert_model``,    classes: WavLM / HuBERT's ``forward_padding_mask``
+``s3prl.upstream.wav2vec2.wav2vec2_model`` replaced, hooks on Data2Vec's stacked positional
+``s3prl.upstream.baseline.expert``         convs; ``mel`` / ``linear`` run one utterance at a
+                                           time (``internals/hub_models``, checked when
+                                           such a member is built)
 =========================================  ================================================
 
 What newer torch / torchaudio / huggingface_hub broke in s3prl is ``s3prl_fusion.compat``'s job,

@@ -9,7 +9,8 @@ forward in three places, and each is closed here while the batch still runs as o
                            and state-dict keys; s3prl hub members use it too);
     stacked position convs Data2Vec's positional embedding is a stack of convolutions whose
                            outputs are zeroed beyond each utterance between layers, as the
-                           zero padding an utterance alone sees (``ZeroBeyondValidFrames``).
+                           zero padding an utterance alone sees (``MaskedPositionConvs``;
+                           s3prl's Data2Vec hub members use it too).
 Members also never skip layers (``layerdrop`` 0) nor mask time steps (SpecAugment off) when
 trained, as s3prl's own upstreams, and load in float32 whatever dtype the checkpoint is stored in.
 """
@@ -86,22 +87,16 @@ class MaskedFrontEnd:
     """The GroupNorms of a wav2vec 2.0-style conv front end (a ``feature_extractor`` module with
     ``conv_layers``, in Hugging Face's models and s3prl's own WavLM / HuBERT / wav2vec 2.0),
     swapped for MaskedGroupNorms that ``padding(lengths)`` points at each utterance's valid frames.
-
-    s3prl's WavLM / HuBERT also count a frame as padding only when all its stride's samples are,
-    so the frames past ``floor((N - 400) / 320) + 1`` that overlap the padding would enter their
-    positional conv and attention; their ``forward_padding_mask`` is replaced by the front end's
-    exact frame rule. A model without such a front end gets an empty, inert MaskedFrontEnd.
+    ``convs`` are the front end's convolutions, in order (empty for a model without such a front
+    end, whose MaskedFrontEnd is inert).
     """
 
     def __init__(self, model: nn.Module):
         self.norms: list[tuple[list[nn.Conv1d], MaskedGroupNorm]] = []
-        owners = dict(model.named_modules())
-        for name, module in owners.items():
+        self.convs: list[nn.Conv1d] = []
+        for name, module in model.named_modules():
             if name.split(".")[-1] == "feature_extractor" and isinstance(getattr(module, "conv_layers", None), nn.ModuleList):
-                convs = self._swap_group_norms(module.conv_layers)
-                owner = owners[name.rpartition(".")[0]]
-                if hasattr(owner, "forward_padding_mask"):
-                    owner.forward_padding_mask = _ExactPaddingMask(convs)
+                self.convs = self._swap_group_norms(module.conv_layers)
 
     def _swap_group_norms(self, conv_layers: nn.ModuleList) -> list[nn.Conv1d]:
         """Swap the GroupNorms found in ``conv_layers``; returns the front end's convolutions."""
@@ -114,6 +109,18 @@ class MaskedFrontEnd:
                     setattr(conv_layer, name, masked)
                     self.norms.append((list(convs), masked))
         return convs
+
+    def frames(self, lengths: Tensor) -> Tensor:
+        """Samples (B,) -> the front end's frames (B,) for each utterance alone."""
+        return _conv_output_lengths(lengths, self.convs)
+
+    def exact_padding_mask(self, features: Tensor, padding_mask: Tensor) -> Tensor:
+        """s3prl's ``forward_padding_mask(features (B, T, C), padding_mask (B, samples))`` -> (B, T),
+        True on frames past each utterance's conv frame count (s3prl's own WavLM / HuBERT count a
+        frame as padding only when all its stride's samples are, so the frames past
+        ``floor((N - 400) / 320) + 1`` that overlap the padding would enter their positional conv
+        and attention)."""
+        return ~valid_frame_mask(self.frames((~padding_mask).sum(-1)), features.size(1))
 
     @contextmanager
     def padding(self, lengths: Tensor):
@@ -130,16 +137,28 @@ class MaskedFrontEnd:
                 norm.valid_frames = None
 
 
-class _ExactPaddingMask:
-    """s3prl's ``forward_padding_mask(features (B, T, C), padding_mask (B, samples))`` -> (B, T),
-    True on frames past each utterance's conv frame count."""
+class MaskedPositionConvs:
+    """A stacked positional conv embedding (Data2Vec, Hugging Face's or s3prl's) whose blocks'
+    outputs (B, D, T) are zeroed past each utterance's frames while ``padding(frames)`` is on, so
+    each block sees the zero padding the utterance alone sees. Inert for no blocks."""
 
-    def __init__(self, convs: list[nn.Conv1d]):
-        self.convs = convs
+    def __init__(self, blocks: list[nn.Module]):
+        self.masks = []
+        for block in blocks:
+            mask = ZeroBeyondValidFrames()
+            block.register_forward_hook(mask)
+            self.masks.append(mask)
 
-    def __call__(self, features: Tensor, padding_mask: Tensor) -> Tensor:
-        frames = _conv_output_lengths((~padding_mask).sum(-1), self.convs)
-        return ~valid_frame_mask(frames, features.size(1))
+    @contextmanager
+    def padding(self, frames: Tensor):
+        """While encoding a padded batch whose utterances have ``frames`` (B,) encoder frames."""
+        for mask in self.masks:
+            mask.valid_frames = frames
+        try:
+            yield
+        finally:
+            for mask in self.masks:
+                mask.valid_frames = None
 
 
 def _conv_output_lengths(lengths: Tensor, convs: list[nn.Conv1d]) -> Tensor:
@@ -176,7 +195,7 @@ class HFSpeechUpstream(nn.Module):
         _disable_layer_skipping_and_masking(self.model)
         self.normalize_waveform = _normalizes_waveform(self.model.config, source)
         self.front_end = MaskedFrontEnd(self.model)
-        self.position_conv_masks = _mask_between_position_convs(self.model)
+        self.position_convs = MaskedPositionConvs(list(getattr(self.model.encoder.pos_conv_embed, "layers", [])))
 
     @property
     def num_hidden_states(self) -> int:
@@ -205,7 +224,7 @@ class HFSpeechUpstream(nn.Module):
         attention_mask = valid_frame_mask(lengths, padded.size(1)).long() if padding else None
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), self._padding_known(lengths, feature_lengths, padding):
             output = self.model(padded, attention_mask=attention_mask, output_hidden_states=True)
-        hidden_states = [_zero_padding(layer, feature_lengths) for layer in output.hidden_states]
+        hidden_states = [zero_padding(layer, feature_lengths) for layer in output.hidden_states]
         return {"hidden_states": hidden_states, "last_hidden_state": hidden_states[-1], "feature_lengths": feature_lengths}
 
     @contextmanager
@@ -215,14 +234,8 @@ class HFSpeechUpstream(nn.Module):
         if not padding:
             yield
             return
-        for mask in self.position_conv_masks:
-            mask.valid_frames = feature_lengths
-        try:
-            with self.front_end.padding(lengths):
-                yield
-        finally:
-            for mask in self.position_conv_masks:
-                mask.valid_frames = None
+        with self.position_convs.padding(feature_lengths), self.front_end.padding(lengths):
+            yield
 
 
 def _disable_layer_skipping_and_masking(model: nn.Module) -> None:
@@ -233,20 +246,6 @@ def _disable_layer_skipping_and_masking(model: nn.Module) -> None:
     for module in model.modules():
         if hasattr(module, "layerdrop"):
             module.layerdrop = 0.0
-
-
-def _mask_between_position_convs(model: nn.Module) -> list[ZeroBeyondValidFrames]:
-    """Hook a ZeroBeyondValidFrames onto every layer of a stacked positional conv embedding
-    (Data2Vec); a single conv (WavLM, HuBERT, wav2vec 2.0) already sees zeroed padding."""
-    layers = getattr(model.encoder.pos_conv_embed, "layers", None)
-    if layers is None:
-        return []
-    masks = []
-    for layer in layers:
-        mask = ZeroBeyondValidFrames()
-        layer.register_forward_hook(mask)
-        masks.append(mask)
-    return masks
 
 
 def _normalizes_waveform(config, source: str | None) -> bool:
@@ -266,7 +265,7 @@ def _normalizes_waveform(config, source: str | None) -> bool:
     return bool(settings.get("do_normalize", getattr(config, "feat_extract_norm", "layer") == "layer"))
 
 
-def _zero_padding(layer: Tensor, lengths: Tensor) -> Tensor:
+def zero_padding(layer: Tensor, lengths: Tensor) -> Tensor:
     """(B, T, D) -> (B, T, D) with frames at or beyond each utterance's length set to zero."""
     valid = valid_frame_mask(lengths, layer.size(1))
     return layer * valid.unsqueeze(-1).to(layer.dtype)

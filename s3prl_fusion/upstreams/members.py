@@ -20,11 +20,14 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 
 from s3prl_fusion.errors import SettingError, UnknownNameError, did_you_mean
 from s3prl_fusion.s3prl_adapter.internals.hub import hub_upstream, s3prl_upstream_names
+from s3prl_fusion.s3prl_adapter.internals.hub_models import hub_model_internals
 from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
-from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd
+from s3prl_fusion.upstreams.hf_ssl import HFSpeechUpstream, MaskedFrontEnd, MaskedPositionConvs, zero_padding
+from s3prl_fusion.upstreams.hub_loading import loading_from_hub
 from s3prl_fusion.upstreams.local_sources import check_local_source
 from s3prl_fusion.upstreams.whisper import DEFAULT_LENGTH_MODE, WhisperEncoderUpstream
 from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
@@ -72,23 +75,28 @@ def member_settings(entry: dict) -> dict:
 
 
 def build_member(entry: dict) -> nn.Module:
-    """A normalized member entry -> its upstream module."""
+    """A normalized member entry -> its upstream module. A checkpoint named by a Hugging Face id
+    that cannot be loaded stops with one message (``hub_loading``)."""
     kind = entry["kind"]
-    if kind == "whisper":
-        source = entry.get("upstream")
-        if source is not None and source.startswith("whisper_"):
-            size = source[len("whisper_"):]
-            if size not in WHISPER_SIZES:
-                raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
-            source = entry.get("ckpt") or WHISPER_SIZES[size].checkpoint
-        if entry.get("config") is not None:
-            source = None
-        return WhisperEncoderUpstream(source=source, config=entry.get("config"), length_mode=entry.get("length_mode", DEFAULT_LENGTH_MODE))
-    if kind == "hf":
-        if entry.get("config") is not None:
-            return HFSpeechUpstream(config=entry["config"])
-        return HFSpeechUpstream(source=entry.get("ckpt") or entry["upstream"])
-    return _build_s3prl_member(entry)
+    if kind == "s3prl":
+        return _build_s3prl_member(entry)
+    length_mode = entry.get("length_mode", DEFAULT_LENGTH_MODE)
+    if entry.get("config") is not None:
+        if kind == "whisper":
+            return WhisperEncoderUpstream(config=entry["config"], length_mode=length_mode)
+        return HFSpeechUpstream(config=entry["config"])
+    source = str(entry["upstream"])
+    if kind == "whisper" and source.startswith("whisper_"):
+        size = source[len("whisper_"):]
+        if size not in WHISPER_SIZES:
+            raise UnknownNameError(_unknown_name_message(source, [f"whisper_{s}" for s in WHISPER_SIZES]))
+        source = WHISPER_SIZES[size].checkpoint
+    source = str(entry.get("ckpt") or source)
+    check_local_source(source, what="member source" if entry["name"] == source else f"fused member {entry['name']}, source")
+    with loading_from_hub(entry["name"], source):
+        if kind == "whisper":
+            return WhisperEncoderUpstream(source=source, length_mode=length_mode)
+        return HFSpeechUpstream(source=source)
 
 
 def _build_s3prl_member(entry: dict) -> nn.Module:
@@ -104,28 +112,46 @@ def _build_s3prl_member(entry: dict) -> nn.Module:
 class S3PRLHubMember(nn.Module):
     """An s3prl hub upstream that also reports ``feature_lengths``: for each utterance the frames
     the upstream makes for that utterance alone (``FrameCounter``), not those of the padded batch.
-    A wav2vec 2.0-style group-norm front end (s3prl's WavLM / HuBERT / wav2vec 2.0 Base) takes its
-    statistics over each utterance's valid samples only (``MaskedFrontEnd``), so such members'
-    features do not depend on the batch either."""
+    Its features do not depend on the batch either: a wav2vec 2.0-style group-norm front end
+    (s3prl's WavLM / HuBERT / wav2vec 2.0 Base) takes its statistics over each utterance's valid
+    samples only (``MaskedFrontEnd``); s3prl's WavLM / HuBERT count the frames past each utterance's
+    conv frames as padding; a stacked positional conv (s3prl's Data2Vec) sees zeros past each
+    utterance (``MaskedPositionConvs``); s3prl's preprocessor spectra (``mel``, ``linear``) are
+    computed one utterance at a time. The s3prl internals involved are the adapter's
+    (``s3prl_adapter/hub_models.py``)."""
 
     def __init__(self, upstream: nn.Module):
         super().__init__()
         self.upstream = upstream
+        internals = hub_model_internals(upstream)
         self.front_end = MaskedFrontEnd(upstream)
+        internals.replace_padding_masks(self.front_end.exact_padding_mask)
+        self.position_convs = MaskedPositionConvs(internals.position_conv_blocks)
+        self.one_at_a_time = internals.features_depend_on_the_batch
         self.frame_counter: FrameCounter | None = None
 
     def get_downsample_rates(self, key: str = "hidden_states") -> int:
         return self.upstream.get_downsample_rates(key)
 
     def forward(self, wavs: list[Tensor]) -> dict:
-        """wavs: B waveforms (samples,) -> the upstream's dict plus "feature_lengths" (B,)."""
+        """wavs: B waveforms (samples,) -> the upstream's dict plus "feature_lengths" (B,); its
+        "hidden_states" L x (B, T, D) are zero past each utterance's frames."""
         lengths = torch.tensor([wav.numel() for wav in wavs], device=wavs[0].device)
-        with self.front_end.padding(lengths):
-            output = dict(self.upstream(wavs))
+        padded = not bool((lengths == lengths.max()).all())
+        with self.front_end.padding(lengths), self.position_convs.padding(self.front_end.frames(lengths) if padded else None):
+            output = self._one_at_a_time(wavs) if self.one_at_a_time and padded else dict(self.upstream(wavs))
         if self.frame_counter is None:
             self.frame_counter = FrameCounter(self.frames_alone, self.get_downsample_rates("hidden_states"))
         output["feature_lengths"] = torch.tensor([self.frame_counter(int(n)) for n in lengths.tolist()], device=lengths.device)
+        output["hidden_states"] = [zero_padding(layer, output["feature_lengths"]) for layer in output["hidden_states"]]
         return output
+
+    def _one_at_a_time(self, wavs: list[Tensor]) -> dict:
+        """The upstream's "hidden_states" L x (B, T, D) from each waveform alone, zero-padded to the
+        batch's longest."""
+        alone = [self.upstream([wav])["hidden_states"] for wav in wavs]
+        layers = [pad_sequence([layers[index][0] for layers in alone], batch_first=True) for index in range(len(alone[0]))]
+        return {"hidden_states": layers, "last_hidden_state": layers[-1]}
 
     def frames_alone(self, num_samples: int) -> int:
         """The frames the upstream makes for ``num_samples`` samples of noise alone (eval mode, no autograd)."""
