@@ -52,6 +52,15 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
     return [torch.stack(list(hidden_states))], ["upstream"]
 
 
+def reported_lengths(features: dict) -> Tensor | None:
+    """The valid frames (B,) the upstream reports itself (``fusion_lengths`` of a fused upstream or
+    a feature cache, ``feature_lengths`` of a member), or None for an upstream that reports none."""
+    for key in ("fusion_lengths", "feature_lengths"):
+        if features.get(key) is not None:
+            return features[key].to(torch.long)
+    return None
+
+
 def probe_forward(upstream: nn.Module, device: str) -> dict:
     """The upstream's output for one second of noise, in eval mode without autograd; the
     upstream's training mode is restored afterwards. Torch's global random state (CPU, and the
@@ -205,16 +214,21 @@ class FusionFeaturizer(nn.Module):
     def forward(self, wavs: list[Tensor], features: dict) -> list[Tensor]:
         """wavs: B (samples,) tensors; features: the upstream output -> B tensors (T_i, output_dim)."""
         if self.reads_merged:
-            return self._to_list(wavs, self.interface.conv(features[MERGED_FEATURE]))
-        stacks, _ = member_stacks(features)
-        return self._to_list(wavs, self.interface(stacks))
+            fused = self.interface.conv(features[MERGED_FEATURE])
+        else:
+            fused = self.interface(member_stacks(features)[0])
+        return self._to_list(wavs, fused, reported_lengths(features))
 
-    def _to_list(self, wavs: list[Tensor], fused: Tensor) -> list[Tensor]:
-        """(B, T, D) -> B unpadded (T_i, D), T_i = round(samples / downsample_rate) as s3prl does."""
+    def _to_list(self, wavs: list[Tensor], fused: Tensor, lengths: Tensor | None) -> list[Tensor]:
+        """(B, T, D) -> B unpadded (T_i, D). T_i is utterance i's valid frames where the upstream
+        reports them (``lengths`` (B,)), so an utterance's features do not depend on the batch it is
+        in; else ``round(samples / downsample_rate)`` as s3prl's Featurizer crops."""
         expected = round(max(len(wav) for wav in wavs) / self.downsample_rate)
         if abs(fused.size(1) - expected) >= TOLERABLE_SEQLEN_DIFF:
             raise RuntimeError(
                 f"the interface returned {fused.size(1)} frames where {expected} were expected for "
                 f"{max(len(w) for w in wavs)} samples at downsample rate {self.downsample_rate}"
             )
-        return [feature[: round(len(wav) / self.downsample_rate)] for feature, wav in zip(fused, wavs)]
+        if lengths is None:
+            return [feature[: round(len(wav) / self.downsample_rate)] for feature, wav in zip(fused, wavs)]
+        return [feature[:length] for feature, length in zip(fused, lengths.tolist())]

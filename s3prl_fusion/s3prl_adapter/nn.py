@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from s3prl_fusion.cache.tasks import CACHED_UPSTREAM
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.featurizer import member_stacks
+from s3prl_fusion.featurizer import member_stacks, reported_lengths
 from s3prl_fusion.interfaces import build_interface
 from s3prl_fusion.s3prl_adapter.targets import PatchTarget, check_targets
 from s3prl_fusion.sample_rate import SAMPLE_RATE
@@ -68,7 +68,7 @@ class FusedS3PRLUpstream(S3PRLUpstream):
         def capture(wavs_list):
             features = inner_forward(wavs_list)
             captured["stacks"], _ = member_stacks(features)
-            captured["lengths"] = _reported_lengths(features)
+            captured["lengths"] = reported_lengths(features)
             return features
 
         self.upstream.forward = capture
@@ -83,14 +83,6 @@ class FusedS3PRLUpstream(S3PRLUpstream):
         layers = LayerList(layer[:, :frames] for layer in all_hs)
         layers.member_stacks = [stack[:, :, :frames] for stack in captured["stacks"]]
         return layers, all_lens
-
-
-def _reported_lengths(features: dict) -> Tensor | None:
-    """The valid frames (B,) the upstream reports itself, if it does."""
-    for key in ("fusion_lengths", "feature_lengths"):
-        if features.get(key) is not None:
-            return features[key].to(torch.long)
-    return None
 
 
 class InterfaceFeaturizer(nn.Module):
