@@ -105,13 +105,36 @@ def identity_differences(saved: dict, now: dict) -> list[str]:
     return differences
 
 
-def compared_setup_value(setup: dict, key: str):
+def compared_setup_value(setup: dict, key: str, resolved: tuple[str, ...] = ()):
     """A fusion set-up's ``key`` as a checkpoint is matched on it: the interface settings with the
-    interface's defaults filled in, so a setting left to its default equals it written out."""
+    interface's defaults filled in, so a setting left to its default equals it written out, less
+    the ``resolved`` settings (those the set-up's ``schedule`` holds the effect of)."""
     value = setup.get(key)
     if key == "settings" and setup.get("interface") in INTERFACES:
-        return {**interface_defaults(setup["interface"]), **(value or {})}
+        settings = {**interface_defaults(setup["interface"]), **(value or {})}
+        return {name: setting for name, setting in settings.items() if name not in resolved}
     return value
+
+
+def schedule_differences(saved: dict, now: dict) -> list[str]:
+    """How the checkpoint's schedule (GumD's annealing length in optimizer updates) differs from
+    this run's, with how to keep the checkpoint's. A checkpoint written before schedules were
+    recorded lacks the key and is not compared."""
+    if "schedule" not in saved or saved["schedule"] == now["schedule"]:
+        return []
+    before, after = saved["schedule"].get("anneal_updates"), now["schedule"].get("anneal_updates")
+    return [
+        f"annealing length: checkpoint {before} vs now {after} optimizer updates (another runner.total_steps or "
+        f"interface.{now['interface']}.anneal_steps); to continue the checkpoint's schedule over a longer or shorter "
+        f"run, set interface.{now['interface']}.anneal_steps: {before} (-o config.interface.{now['interface']}.anneal_steps={before})"
+    ]
+
+
+def schedule_settings(setup: dict) -> tuple[str, ...]:
+    """The settings whose effect a set-up's ``schedule`` records (compared there, not as written)."""
+    if "schedule" not in setup or setup.get("interface") not in INTERFACES:
+        return ()
+    return tuple(getattr(INTERFACES[setup["interface"]], "SCHEDULE_SETTINGS", ()))
 
 
 def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str | None:
@@ -140,8 +163,8 @@ class FusionFeaturizer(nn.Module):
         upstream_device: where to run the probe forward.
         upstream_name, upstream_ckpt, upstream_model_config: the runner's ``-u``, ``-k``, ``-g``,
             which identify a single (not fused) upstream; the name is also recorded for messages.
-        run: the training run's length (s3prl's ``total_steps``, ``gradient_accumulate_steps``),
-            for interfaces that follow a schedule (GumD's temperature).
+        run: the training run's length (s3prl's ``total_steps``), for interfaces that follow a
+            schedule (GumD's temperature); the schedule's length is part of the checked set-up.
     """
 
     def __init__(
@@ -181,6 +204,7 @@ class FusionFeaturizer(nn.Module):
             "settings": settings,
             "member_identities": identities,
             "autocast": autocast,
+            "schedule": getattr(self.interface, "checked_setup", dict)(),
         }
         print(
             f"[{self.name}] - interface {interface} over {len(members)} member(s) {members} "
@@ -197,11 +221,13 @@ class FusionFeaturizer(nn.Module):
         return dict(self.setup)
 
     def set_extra_state(self, state: dict) -> None:
+        resolved = schedule_settings(state)
         differences = [
             f"{key}: checkpoint {state.get(key)!r} vs now {self.setup.get(key)!r}"
             for key in COMPARED_SETUP_KEYS
-            if compared_setup_value(state, key) != compared_setup_value(self.setup, key)
+            if compared_setup_value(state, key, resolved) != compared_setup_value(self.setup, key, resolved)
         ]
+        differences += schedule_differences(state, self.setup)
         differences += identity_differences(state, self.setup)
         if differences:
             raise FusionSetupMismatch(

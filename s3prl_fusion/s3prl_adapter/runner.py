@@ -162,5 +162,5 @@ def _fusion_featurizer(runner) -> FusionFeaturizer:
         upstream_name=runner.args.upstream,
         upstream_ckpt=getattr(runner.args, "upstream_ckpt", None),
         upstream_model_config=getattr(runner.args, "upstream_model_config", None),
-        run=RunLength(runner_config.get("total_steps"), runner_config.get("gradient_accumulate_steps") or 1),
+        run=RunLength(runner_config.get("total_steps")),
     ).to(runner.args.device)
