@@ -153,6 +153,14 @@ def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str
     return None
 
 
+def print_interface(printer: str, what: str, interface: nn.Module) -> None:
+    """The start-up lines of every run's interface, on stderr: ``[printer] - what: N trainable
+    parameters, output dim D``, then what the interface has to say of itself (``describe``)."""
+    print(f"[{printer}] - {what}: {count_parameters(interface):,} trainable parameters, output dim {interface.output_dim}", file=sys.stderr)
+    for line in getattr(interface, "describe", list)():
+        print(f"[{printer}] - {line}", file=sys.stderr)
+
+
 class FusionFeaturizer(nn.Module):
     """Upstream hidden states -> one trainable interface -> per-utterance features.
 
@@ -206,14 +214,7 @@ class FusionFeaturizer(nn.Module):
             "autocast": autocast,
             "schedule": getattr(self.interface, "checked_setup", dict)(),
         }
-        print(
-            f"[{self.name}] - interface {interface} over {len(members)} member(s) {members} "
-            f"(layers {layer_counts}, dims {dims}): {count_parameters(self.interface):,} trainable parameters, "
-            f"output dim {self.output_dim}",
-            file=sys.stderr,
-        )
-        for line in getattr(self.interface, "describe", list)():
-            print(f"[{self.name}] - {line}", file=sys.stderr)
+        print_interface(self.name, f"interface {interface} over {len(members)} member(s) {members} (layers {layer_counts}, dims {dims})", self.interface)
         if self.reads_merged:
             print(f"[{self.name}] - the feature cache holds HConv's merged stack: only its convs run", file=sys.stderr)
 
