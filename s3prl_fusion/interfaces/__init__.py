@@ -37,6 +37,11 @@ def interface_settings(name: str) -> list[str]:
     return [key for key in _parameters(name) if key not in ("layer_counts", "dims", "run")]
 
 
+def follows_run(name: str) -> bool:
+    """Whether the interface ``name`` follows a schedule over the training run (takes ``run``)."""
+    return name in INTERFACES and "run" in _parameters(name)
+
+
 def interface_defaults(name: str) -> dict:
     """{setting: default} of the interface ``name``: its constructor's keyword defaults."""
     parameters = inspect.signature(INTERFACES[name]).parameters
@@ -112,6 +117,7 @@ __all__ = [
     "WeightedSum",
     "build_interface",
     "count_parameters",
+    "follows_run",
     "interface_defaults",
     "interface_settings",
     "parameter_counts_by_projection",

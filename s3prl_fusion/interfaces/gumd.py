@@ -25,7 +25,7 @@ def annealing_length(anneal_steps: int | None, run: RunLength) -> tuple[int, str
             raise SettingError(f"anneal_steps={anneal_steps} must be a positive number of optimizer updates")
         return int(anneal_steps), "anneal_steps"
     if run.total_updates is not None:
-        return int(run.total_updates), "runner.total_steps"
+        return int(run.total_updates), run.source
     return ANNEAL_UPDATES_WITHOUT_RUN, "no run length known"
 
 

@@ -13,10 +13,12 @@ class RunLength:
     Attributes:
         total_updates: optimizer updates the run is configured for (s3prl's
             ``runner.total_steps``), or None where no run is known.
+        source: where ``total_updates`` comes from, for start-up lines and messages.
     """
 
     total_updates: int | None = None
+    source: str = "runner.total_steps"
 
     def __post_init__(self):
         if self.total_updates is not None and int(self.total_updates) < 1:
-            raise SettingError(f"the run's total_steps={self.total_updates} must be a positive number of optimizer updates")
+            raise SettingError(f"{self.source}={self.total_updates} must be a positive number of optimizer updates")
