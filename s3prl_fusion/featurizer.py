@@ -2,8 +2,10 @@
 
 It has s3prl's Featurizer contract: built from the upstream, exposes ``output_dim`` and
 ``downsample_rate``, and maps ``(wavs, upstream_features)`` to a list of unpadded
-per-utterance (T_i, output_dim) tensors. Its state carries the fusion set-up (interface,
-members, layers, dims, settings, what each member is and the members' autocast), so a
+per-utterance (T_i, output_dim) tensors, T_i the utterance's valid frames where the upstream
+reports them (a fused upstream, a feature cache), so a head's input does not depend on the
+batch. Its state carries the fusion set-up (interface, members, layers, dims, settings, what
+each member is, the members' autocast and the length of the interface's schedule), so a
 checkpoint cannot be loaded into a different one.
 
 From a feature cache of merged storage (``cache.storage``: HConv's merged stack instead of the
