@@ -2,8 +2,10 @@
 
 It has s3prl's Featurizer contract: built from the upstream, exposes ``output_dim`` and
 ``downsample_rate``, and maps ``(wavs, upstream_features)`` to a list of unpadded
-per-utterance (T_i, output_dim) tensors. Its state carries the fusion set-up (interface,
-members, layers, dims, settings, what each member is and the members' autocast), so a
+per-utterance (T_i, output_dim) tensors, T_i the utterance's valid frames where the upstream
+reports them (a fused upstream, a feature cache), so a head's input does not depend on the
+batch. Its state carries the fusion set-up (interface, members, layers, dims, settings, what
+each member is, the members' autocast and the length of the interface's schedule), so a
 checkpoint cannot be loaded into a different one.
 
 From a feature cache of merged storage (``cache.storage``: HConv's merged stack instead of the
@@ -52,6 +54,15 @@ def member_stacks(features: dict) -> tuple[list[Tensor], list[str]]:
     return [torch.stack(list(hidden_states))], ["upstream"]
 
 
+def reported_lengths(features: dict) -> Tensor | None:
+    """The valid frames (B,) the upstream reports itself (``fusion_lengths`` of a fused upstream or
+    a feature cache, ``feature_lengths`` of a member), or None for an upstream that reports none."""
+    for key in ("fusion_lengths", "feature_lengths"):
+        if features.get(key) is not None:
+            return features[key].to(torch.long)
+    return None
+
+
 def probe_forward(upstream: nn.Module, device: str) -> dict:
     """The upstream's output for one second of noise, in eval mode without autograd; the
     upstream's training mode is restored afterwards. Torch's global random state (CPU, and the
@@ -96,13 +107,36 @@ def identity_differences(saved: dict, now: dict) -> list[str]:
     return differences
 
 
-def compared_setup_value(setup: dict, key: str):
+def compared_setup_value(setup: dict, key: str, resolved: tuple[str, ...] = ()):
     """A fusion set-up's ``key`` as a checkpoint is matched on it: the interface settings with the
-    interface's defaults filled in, so a setting left to its default equals it written out."""
+    interface's defaults filled in, so a setting left to its default equals it written out, less
+    the ``resolved`` settings (those the set-up's ``schedule`` holds the effect of)."""
     value = setup.get(key)
     if key == "settings" and setup.get("interface") in INTERFACES:
-        return {**interface_defaults(setup["interface"]), **(value or {})}
+        settings = {**interface_defaults(setup["interface"]), **(value or {})}
+        return {name: setting for name, setting in settings.items() if name not in resolved}
     return value
+
+
+def schedule_differences(saved: dict, now: dict) -> list[str]:
+    """How the checkpoint's schedule (GumD's annealing length in optimizer updates) differs from
+    this run's, with how to keep the checkpoint's. A checkpoint written before schedules were
+    recorded lacks the key and is not compared."""
+    if "schedule" not in saved or saved["schedule"] == now["schedule"]:
+        return []
+    before, after = saved["schedule"].get("anneal_updates"), now["schedule"].get("anneal_updates")
+    return [
+        f"annealing length: checkpoint {before} vs now {after} optimizer updates (another runner.total_steps or "
+        f"interface.{now['interface']}.anneal_steps); to continue the checkpoint's schedule over a longer or shorter "
+        f"run, set interface.{now['interface']}.anneal_steps: {before} (-o config.interface.{now['interface']}.anneal_steps={before})"
+    ]
+
+
+def schedule_settings(setup: dict) -> tuple[str, ...]:
+    """The settings whose effect a set-up's ``schedule`` records (compared there, not as written)."""
+    if "schedule" not in setup or setup.get("interface") not in INTERFACES:
+        return ()
+    return tuple(getattr(INTERFACES[setup["interface"]], "SCHEDULE_SETTINGS", ()))
 
 
 def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str | None:
@@ -121,6 +155,14 @@ def merged_stack_refusal(interface: str, settings: dict, dims: list[int]) -> str
     return None
 
 
+def print_interface(printer: str, what: str, interface: nn.Module) -> None:
+    """The start-up lines of every run's interface, on stderr: ``[printer] - what: N trainable
+    parameters, output dim D``, then what the interface has to say of itself (``describe``)."""
+    print(f"[{printer}] - {what}: {count_parameters(interface):,} trainable parameters, output dim {interface.output_dim}", file=sys.stderr)
+    for line in getattr(interface, "describe", list)():
+        print(f"[{printer}] - {line}", file=sys.stderr)
+
+
 class FusionFeaturizer(nn.Module):
     """Upstream hidden states -> one trainable interface -> per-utterance features.
 
@@ -131,8 +173,8 @@ class FusionFeaturizer(nn.Module):
         upstream_device: where to run the probe forward.
         upstream_name, upstream_ckpt, upstream_model_config: the runner's ``-u``, ``-k``, ``-g``,
             which identify a single (not fused) upstream; the name is also recorded for messages.
-        run: the training run's length (s3prl's ``total_steps``, ``gradient_accumulate_steps``),
-            for interfaces that follow a schedule (GumD's temperature).
+        run: the training run's length (s3prl's ``total_steps``), for interfaces that follow a
+            schedule (GumD's temperature); the schedule's length is part of the checked set-up.
     """
 
     def __init__(
@@ -172,15 +214,9 @@ class FusionFeaturizer(nn.Module):
             "settings": settings,
             "member_identities": identities,
             "autocast": autocast,
+            "schedule": getattr(self.interface, "checked_setup", dict)(),
         }
-        print(
-            f"[{self.name}] - interface {interface} over {len(members)} member(s) {members} "
-            f"(layers {layer_counts}, dims {dims}): {count_parameters(self.interface):,} trainable parameters, "
-            f"output dim {self.output_dim}",
-            file=sys.stderr,
-        )
-        for line in getattr(self.interface, "describe", list)():
-            print(f"[{self.name}] - {line}", file=sys.stderr)
+        print_interface(self.name, f"interface {interface} over {len(members)} member(s) {members} (layers {layer_counts}, dims {dims})", self.interface)
         if self.reads_merged:
             print(f"[{self.name}] - the feature cache holds HConv's merged stack: only its convs run", file=sys.stderr)
 
@@ -188,11 +224,13 @@ class FusionFeaturizer(nn.Module):
         return dict(self.setup)
 
     def set_extra_state(self, state: dict) -> None:
+        resolved = schedule_settings(state)
         differences = [
             f"{key}: checkpoint {state.get(key)!r} vs now {self.setup.get(key)!r}"
             for key in COMPARED_SETUP_KEYS
-            if compared_setup_value(state, key) != compared_setup_value(self.setup, key)
+            if compared_setup_value(state, key, resolved) != compared_setup_value(self.setup, key, resolved)
         ]
+        differences += schedule_differences(state, self.setup)
         differences += identity_differences(state, self.setup)
         if differences:
             raise FusionSetupMismatch(
@@ -205,16 +243,21 @@ class FusionFeaturizer(nn.Module):
     def forward(self, wavs: list[Tensor], features: dict) -> list[Tensor]:
         """wavs: B (samples,) tensors; features: the upstream output -> B tensors (T_i, output_dim)."""
         if self.reads_merged:
-            return self._to_list(wavs, self.interface.conv(features[MERGED_FEATURE]))
-        stacks, _ = member_stacks(features)
-        return self._to_list(wavs, self.interface(stacks))
+            fused = self.interface.conv(features[MERGED_FEATURE])
+        else:
+            fused = self.interface(member_stacks(features)[0])
+        return self._to_list(wavs, fused, reported_lengths(features))
 
-    def _to_list(self, wavs: list[Tensor], fused: Tensor) -> list[Tensor]:
-        """(B, T, D) -> B unpadded (T_i, D), T_i = round(samples / downsample_rate) as s3prl does."""
+    def _to_list(self, wavs: list[Tensor], fused: Tensor, lengths: Tensor | None) -> list[Tensor]:
+        """(B, T, D) -> B unpadded (T_i, D). T_i is utterance i's valid frames where the upstream
+        reports them (``lengths`` (B,)), so an utterance's features do not depend on the batch it is
+        in; else ``round(samples / downsample_rate)`` as s3prl's Featurizer crops."""
         expected = round(max(len(wav) for wav in wavs) / self.downsample_rate)
         if abs(fused.size(1) - expected) >= TOLERABLE_SEQLEN_DIFF:
             raise RuntimeError(
                 f"the interface returned {fused.size(1)} frames where {expected} were expected for "
                 f"{max(len(w) for w in wavs)} samples at downsample rate {self.downsample_rate}"
             )
-        return [feature[: round(len(wav) / self.downsample_rate)] for feature, wav in zip(fused, wavs)]
+        if lengths is None:
+            return [feature[: round(len(wav) / self.downsample_rate)] for feature, wav in zip(fused, wavs)]
+        return [feature[:length] for feature, length in zip(fused, lengths.tolist())]

@@ -98,6 +98,7 @@ def test_stock_run_trains_the_weights_of_unpatched_s3prl(tmp_path, librispeech_b
                 patch.setenv(name, value)
             result = run_python(arguments)
         assert f"runner patched by the plugin: {plugin == 'plugin'}" in result.stdout
+        assert ("[Featurizer] - s3prl's featurizer of -s hidden_states: 0 trainable parameters" in result.stderr) == (plugin == "plugin")
         states[plugin] = load_checkpoint(expdir / "states-2.ckpt")
     tensors = [(module, key) for module in ("Featurizer", "Downstream") for key, value in states["plugin"][module].items() if torch.is_tensor(value)]
     assert len(tensors) > 10
@@ -207,3 +208,13 @@ def test_feature_cache_has_the_identities_of_the_members_it_was_built_from(tmp_p
     on_the_fly = runner_with(fused_upstream, "ws", init_ckpt={"Featurizer": from_cache.model.state_dict()})._get_featurizer()
     assert on_the_fly.model.setup["member_identities"] == from_cache.model.setup["member_identities"]
     assert on_the_fly.model.setup["member_identities"][0]["source"]["model_type"] == "wavlm"
+
+
+def test_hidden_states_runs_print_s3prl_s_weighted_sum_trainable_parameters(fused_upstream, capsys):
+    """``-s hidden_states`` prints its trainable parameter count as the plugin's interfaces do (that
+    the stock run still trains bit for bit what s3prl trains is the test above)."""
+    featurizer = runner_with(fused_upstream, "hidden_states")._get_featurizer().model
+    assert featurizer.weights.numel() == 5
+    assert "[Featurizer] - s3prl's weighted sum of -s hidden_states over 5 layers: 5 trainable parameters, output dim 112\n" in capsys.readouterr().err
+    runner_with(fused_upstream, "hidden_states", layer=3)._get_featurizer()
+    assert "[Featurizer] - s3prl's featurizer of -s hidden_states -l 3: 0 trainable parameters, output dim 112\n" in capsys.readouterr().err

@@ -154,14 +154,26 @@ def test_weighted_sum_fusion_projects_to_the_chosen_dim():
         WeightedSum([4], [24], output_dim=10)
 
 
+def gumbel_training_step(interface, optimizer, stacks, forwards: int = 1, step: bool = True) -> list[float]:
+    """``forwards`` training forwards and backwards (gradient accumulation), then an optimizer
+    step unless ``step`` is false (a batch skipped as s3prl skips one on CUDA out of memory:
+    ``zero_grad`` without a step); the temperatures the forwards used."""
+    temperatures = []
+    for _ in range(forwards):
+        temperatures.append(interface.temperature)
+        interface(stacks).sum().backward()
+    if step:
+        optimizer.step()
+    optimizer.zero_grad()
+    return temperatures
+
+
 def test_gumbel_temperature_anneals_and_stops_at_tau_end():
     for schedule in ("exponential", "linear"):
         interface = GumbelLayerSelect([3], [4], tau_start=2.0, tau_end=0.5, anneal_steps=4, schedule=schedule)
+        optimizer = torch.optim.SGD(interface.parameters(), lr=0.1)
         stacks = random_stacks([3], [4])
-        temperatures = []
-        for _ in range(6):
-            temperatures.append(interface.temperature)
-            interface(stacks)
+        temperatures = [gumbel_training_step(interface, optimizer, stacks)[0] for _ in range(6)]
         assert temperatures[0] == 2.0  # the first update
         assert all(a > b for a, b in zip(temperatures[:3], temperatures[1:4]))
         assert temperatures[3] == temperatures[4] == temperatures[5] == pytest.approx(0.5)  # the 4th update on
@@ -170,20 +182,24 @@ def test_gumbel_temperature_anneals_and_stops_at_tau_end():
         assert int(interface.step) == 6
 
 
-def test_gumbel_counts_optimizer_updates_of_several_forwards():
-    interface = GumbelLayerSelect([3], [4], tau_start=2.0, tau_end=0.5, run=RunLength(total_updates=3, forwards_per_update=4))
+def test_gumbel_counts_optimizer_updates_not_forwards_nor_skipped_batches():
+    interface = GumbelLayerSelect([3], [4], tau_start=2.0, tau_end=0.5, run=RunLength(total_updates=3))
+    optimizer = torch.optim.Adam(interface.parameters(), lr=0.1)
+    unrelated = torch.optim.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
     stacks = random_stacks([3], [4])
-    temperatures = []
-    for _ in range(14):
-        temperatures.append(interface.temperature)
-        interface(stacks)
-    assert temperatures[:4] == [2.0] * 4 and temperatures[4:8] == [pytest.approx(1.0)] * 4
-    assert temperatures[8:] == [pytest.approx(0.5)] * 6
-    assert int(interface.step) == 3  # completed updates; two forwards into the fourth
+    temperatures = gumbel_training_step(interface, optimizer, stacks, forwards=4)
+    temperatures += gumbel_training_step(interface, optimizer, stacks, forwards=2, step=False)  # skipped: no update
+    unrelated.step()  # another optimizer's step is no update of the logits
+    temperatures += gumbel_training_step(interface, optimizer, stacks, forwards=4)
+    temperatures += gumbel_training_step(interface, optimizer, stacks, forwards=4)
+    temperatures += gumbel_training_step(interface, optimizer, stacks, forwards=2, step=False)
+    assert temperatures[:4] == [2.0] * 4 and temperatures[4:10] == [pytest.approx(1.0)] * 6  # the skipped batch's too
+    assert temperatures[10:] == [pytest.approx(0.5)] * 6
+    assert int(interface.step) == 3  # three optimizer steps over eighteen forwards
     assert interface.describe() == [
-        "gumd temperature 2 -> 0.5 (exponential) over 3 optimizer updates (runner.total_steps), 4 training forward(s) per update"
+        "gumd temperature 2 -> 0.5 (exponential) over 3 optimizer updates (runner.total_steps), counted at each optimizer step"
     ]
-    assert build_interface("gumd", [3], [4], anneal_steps=7, run=RunLength(3, 4)).anneal_steps == 7
+    assert build_interface("gumd", [3], [4], anneal_steps=7, run=RunLength(3)).anneal_updates == 7
 
 
 def test_gumbel_eval_is_deterministic_hard_selection_per_dim():
@@ -214,8 +230,9 @@ def test_gumbel_training_is_reproducible_under_a_seed_and_soft():
 
 def test_gumbel_step_survives_state_dict_round_trip():
     interface = GumbelLayerSelect([3], [4], anneal_steps=10)
+    optimizer = torch.optim.SGD(interface.parameters(), lr=0.1)
     for _ in range(3):
-        interface(random_stacks([3], [4]))
+        gumbel_training_step(interface, optimizer, random_stacks([3], [4]))
     restored = GumbelLayerSelect([3], [4], anneal_steps=10)
     restored.load_state_dict(interface.state_dict())
     assert int(restored.step) == 3

@@ -43,7 +43,7 @@ def test_killed_run_resumes_to_the_same_final_step(tmp_path, librispeech_buckets
     for path in surviving:
         load_checkpoint(path)  # every checkpoint left behind is complete
     run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-e", str(expdir), "--device", "cpu",
-                "-o", "config.runner.total_steps=16"])
+                "-o", "config.runner.total_steps=16,,config.interface.gumd.anneal_steps=200"])  # GumD's schedule of the killed run
     final = load_checkpoint(expdir / "states-16.ckpt")
     assert final["Step"] == 16
     assert not list(expdir.glob(".*partial*"))

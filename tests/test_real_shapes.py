@@ -76,7 +76,7 @@ def large_and_base_members():
 
 @pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
 def test_every_interface_fuses_a_large_and_a_base_member_over_a_mixed_length_batch(large_and_base_members, interface):
-    featurizer = FusionFeaturizer(large_and_base_members, interface, run=RunLength(10, 2))
+    featurizer = FusionFeaturizer(large_and_base_members, interface, run=RunLength(10))
     assert featurizer.setup["layer_counts"] == [25, 13] and featurizer.setup["dims"] == [1024, 768]
     generator = torch.Generator().manual_seed(1)
     wavs = [torch.randn(samples, generator=generator) for samples in (16000, 5200, 11000, 8000)]

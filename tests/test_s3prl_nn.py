@@ -22,7 +22,7 @@ def upstream():
 
 @pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
 def test_pair_runs_a_batch_and_trains(upstream, interface):
-    featurizer = InterfaceFeaturizer(upstream, interface=interface)
+    featurizer = InterfaceFeaturizer(upstream, interface=interface, total_updates=10)
     wavs, wavs_len = torch.randn(2, 16000), torch.tensor([16000, 11000])
     all_hs, all_lens = upstream(wavs, wavs_len)
     hs, hs_len = featurizer(all_hs, all_lens)
@@ -57,3 +57,63 @@ def test_lengths_and_frames_agree_for_ssl_only_member_sets(tmp_path, model_types
     expected = [(n - 400) // 320 + 1 for n in samples]  # 99, 62, 34
     assert all(lengths.tolist() == expected for lengths in all_lens)
     assert {layer.size(1) for layer in all_hs} == {99} and hs.size(1) == 99 and hs_len.tolist() == expected
+
+
+@pytest.fixture(scope="module")
+def frozen_upstream():
+    torch.manual_seed(0)
+    return FusedS3PRLUpstream("fused", extra_conf={"model_config": str(DEMO_UPSTREAM)})
+
+
+def test_members_are_frozen_by_default_whatever_train_the_caller_runs(frozen_upstream):
+    """s3prl.nn builds its upstream in train mode; a frozen one stays in eval mode (as the runner's
+    members do) and its forward records no autograd graph, even with gradients on."""
+    frozen_upstream.train()
+    assert not any(module.training for module in frozen_upstream.modules())
+    assert not any(parameter.requires_grad for parameter in frozen_upstream.parameters())
+    all_hs, _ = frozen_upstream(torch.randn(2, 16000), torch.tensor([16000, 9000]))
+    assert not any(layer.requires_grad for layer in all_hs) and not any(stack.requires_grad for stack in all_hs.member_stacks)
+    featurizer = InterfaceFeaturizer(frozen_upstream, interface="ws")
+    hs, _ = featurizer(all_hs, [torch.tensor([49, 28])])
+    hs.sum().backward()  # the interface trains on frozen features
+    assert all(parameter.grad is not None for parameter in featurizer.parameters())
+
+
+def test_trainable_members_run_in_train_mode_and_get_gradients():
+    torch.manual_seed(0)
+    upstream = FusedS3PRLUpstream("fused", extra_conf={"model_config": str(DEMO_UPSTREAM)}, trainable=True)
+    assert upstream.training and all(parameter.requires_grad for parameter in upstream.parameters())
+    all_hs, _ = upstream(torch.randn(1, 16000), torch.tensor([16000]))
+    all_hs[-1].sum().backward()
+    assert any(parameter.grad is not None for parameter in upstream.parameters())
+
+
+@pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
+def test_building_a_featurizer_leaves_torch_s_generator_as_it_was_and_is_seeded(frozen_upstream, interface, capsys):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = InterfaceFeaturizer(frozen_upstream, interface=interface, total_updates=10)
+    assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(5)
+    again = InterfaceFeaturizer(frozen_upstream, interface=interface, total_updates=10)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    assert f"[InterfaceFeaturizer] - interface {interface} over 2 member(s) (layers [5, 4], dims [64, 48]): " in capsys.readouterr().err
+
+
+def test_gumd_needs_the_run_s_updates_prints_its_schedule_and_counts_optimizer_steps(frozen_upstream, capsys):
+    with pytest.raises(SettingError, match=r"interface='gumd'.*pass total_updates=<the optimizer updates your run makes>"):
+        InterfaceFeaturizer(frozen_upstream, interface="gumd")
+    featurizer = InterfaceFeaturizer(frozen_upstream, interface="gumd", total_updates=3, tau_start=2.0, tau_end=0.5)
+    assert ("[InterfaceFeaturizer] - gumd temperature 2 -> 0.5 (exponential) over 3 optimizer updates (total_updates), "
+            "counted at each optimizer step") in capsys.readouterr().err
+    optimizer = torch.optim.Adam(featurizer.parameters(), lr=0.01)
+    all_hs, all_lens = frozen_upstream(torch.randn(2, 16000), torch.tensor([16000, 9000]))
+    temperatures = []
+    for update in range(2):
+        for _ in range(3):  # accumulated forwards
+            temperatures.append(featurizer.interface.temperature)
+            featurizer(all_hs, all_lens)[0].sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert temperatures == [2.0] * 3 + [pytest.approx(1.0)] * 3 and int(featurizer.interface.step) == 2

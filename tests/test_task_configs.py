@@ -125,7 +125,7 @@ def test_each_task_runs_each_interface_with_the_settings_it_wrote_out(config_nam
     torch.manual_seed(0)
     featurizer = featurizer_of_run(config, interface)
     torch.manual_seed(0)
-    run = RunLength(runner["total_steps"], runner.get("gradient_accumulate_steps") or 1)
+    run = RunLength(runner["total_steps"])
     expected = build_interface(interface, LAYER_COUNTS, DIMS, run=run, **written_out)
     assert compared_setup_value(featurizer.setup, "settings") == {**interface_defaults(interface), **written_out}
     assert hyperparameters(featurizer.interface) == hyperparameters(expected)

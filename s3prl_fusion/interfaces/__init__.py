@@ -5,8 +5,10 @@ Every interface is built as ``cls(layer_counts, dims, **settings)`` (one entry p
 upstream); its constructor's keyword defaults are the one place the settings' defaults (the
 paper's) are written (``interface_defaults``). It has an int ``output_dim`` and
 ``learned_layer_weights() -> list[(L_i,)]``. An interface that follows a schedule also takes
-``run`` (a ``RunLength``: the training run's optimizer updates and forwards per update); one
-with more to say at start-up than its parameter count has ``describe() -> list[str]``.
+``run`` (a ``RunLength``: the training run's optimizer updates), counts the optimizer's steps
+itself, and has ``checked_setup() -> dict`` (what a checkpoint must share with it beyond its
+settings) and ``SCHEDULE_SETTINGS`` (the settings that set it); one with more to say at start-up
+than its parameter count has ``describe() -> list[str]``.
 """
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ INTERFACES: dict[str, type[nn.Module]] = {
 def interface_settings(name: str) -> list[str]:
     """The setting keys the interface ``name`` accepts."""
     return [key for key in _parameters(name) if key not in ("layer_counts", "dims", "run")]
+
+
+def follows_run(name: str) -> bool:
+    """Whether the interface ``name`` follows a schedule over the training run (takes ``run``)."""
+    return name in INTERFACES and "run" in _parameters(name)
 
 
 def interface_defaults(name: str) -> dict:
@@ -110,6 +117,7 @@ __all__ = [
     "WeightedSum",
     "build_interface",
     "count_parameters",
+    "follows_run",
     "interface_defaults",
     "interface_settings",
     "parameter_counts_by_projection",

@@ -1,10 +1,12 @@
 """GumD: per feature dim, a Gumbel-softmax picks which layer of a member supplies it."""
 from __future__ import annotations
 
+import weakref
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch import Tensor, nn
 
 from s3prl_fusion.errors import SettingError
@@ -16,15 +18,33 @@ SCHEDULES = ("exponential", "linear")
 ANNEAL_UPDATES_WITHOUT_RUN = 10000
 
 
-def anneal_updates(anneal_steps: int | None, run: RunLength) -> tuple[int, str]:
+def annealing_length(anneal_steps: int | None, run: RunLength) -> tuple[int, str]:
     """(optimizer updates the annealing takes, where that number comes from)."""
     if anneal_steps is not None:
         if int(anneal_steps) < 1:
             raise SettingError(f"anneal_steps={anneal_steps} must be a positive number of optimizer updates")
         return int(anneal_steps), "anneal_steps"
     if run.total_updates is not None:
-        return int(run.total_updates), "runner.total_steps"
+        return int(run.total_updates), run.source
     return ANNEAL_UPDATES_WITHOUT_RUN, "no run length known"
+
+
+def count_optimizer_steps(interface: GumbelLayerSelect) -> None:
+    """Make every ``optimizer.step()`` of any torch optimizer that holds the interface's logits
+    complete one update of its schedule (``interface.complete_update()``), whoever runs the
+    training loop (s3prl's runner, ESPnet, a plain loop). A batch skipped without a step (s3prl's
+    CUDA out-of-memory path, a non-finite gradient) does not advance it; nor do forwards or
+    gradient accumulation. The hook holds the interface weakly and goes with it."""
+    reference = weakref.ref(interface)
+    logits = {id(parameter) for parameter in interface.logits}
+
+    def after_step(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        target = reference()
+        if target is not None and any(id(parameter) in logits for group in optimizer.param_groups for parameter in group["params"]):
+            target.complete_update()
+
+    handle = register_optimizer_step_post_hook(after_step)
+    weakref.finalize(interface, handle.remove)
 
 
 class GumbelLayerSelect(nn.Module):
@@ -40,10 +60,11 @@ class GumbelLayerSelect(nn.Module):
 
     The temperature follows the schedule from ``tau_start`` to ``tau_end`` over the first
     ``anneal_steps`` optimizer updates, then stays at ``tau_end``: the first update's forwards
-    use ``tau_start``, the ``anneal_steps``-th update's use ``tau_end`` exactly. Updates are
-    counted as s3prl's runner counts them: one per ``run.forwards_per_update`` training
-    forwards (gradient accumulation). Completed updates are counted in the buffer ``step``,
-    which is saved in the state dict, so a resumed run continues the schedule.
+    use ``tau_start``, the ``anneal_steps``-th update's use ``tau_end`` exactly. Updates are the
+    optimizer's steps over the logits (``count_optimizer_steps``), not forwards: gradient
+    accumulation and batches skipped without a step do not move the schedule. Completed updates
+    are counted in the buffer ``step``, which is saved in the state dict, so a resumed run
+    continues the schedule.
 
     Settings:
         tau_start, tau_end: temperatures at the first and from the ``anneal_steps``-th
@@ -58,7 +79,11 @@ class GumbelLayerSelect(nn.Module):
         output_dim: projection size when fusing several members (default ``max D_i``).
 
     ``run``: the training run's length (not a setting: the featurizer passes the runner's).
+    ``anneal_updates`` is the annealing length in effect; a checkpoint's must match it
+    (``checked_setup``), and ``anneal_steps`` is the setting it comes from (``SCHEDULE_SETTINGS``).
     """
+
+    SCHEDULE_SETTINGS = ("anneal_steps",)
 
     def __init__(
         self,
@@ -86,9 +111,7 @@ class GumbelLayerSelect(nn.Module):
         self.dims = [int(dim) for dim in dims]
         self.tau_start = float(tau_start)
         self.tau_end = float(tau_end)
-        self.anneal_steps, self.anneal_steps_source = anneal_updates(anneal_steps, run)
-        self.forwards_per_update = int(run.forwards_per_update)
-        self._forwards_into_update = 0
+        self.anneal_updates, self.anneal_updates_source = annealing_length(anneal_steps, run)
         self.schedule = schedule
         self.straight_through = bool(straight_through)
         self.normalize = bool(normalize)
@@ -98,11 +121,12 @@ class GumbelLayerSelect(nn.Module):
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.merge = ConcatProjection(self.dims, output_dim)
         self.output_dim = self.merge.output_dim
+        count_optimizer_steps(self)
 
     @property
     def temperature(self) -> float:
         """The temperature of the optimizer update in progress (``step`` updates completed)."""
-        progress = 1.0 if self.anneal_steps == 1 else min(int(self.step) / (self.anneal_steps - 1), 1.0)
+        progress = 1.0 if self.anneal_updates == 1 else min(int(self.step) / (self.anneal_updates - 1), 1.0)
         if self.schedule == "linear":
             return self.tau_start + (self.tau_end - self.tau_start) * progress
         return self.tau_start * (self.tau_end / self.tau_start) ** progress
@@ -118,8 +142,6 @@ class GumbelLayerSelect(nn.Module):
         """N stacks ``(L_i, B, T, D_i)`` (layer axis first) -> ``(B, T, output_dim)``."""
         check_stacks(stacks, self.layer_counts, self.dims)
         temperature = self.temperature
-        if self.training:
-            self._count_forward()
         selected = []
         for stack, logits in zip(stacks, self.logits):
             if self.normalize:
@@ -128,20 +150,21 @@ class GumbelLayerSelect(nn.Module):
             selected.append((weights[:, None, None, :] * stack).sum(dim=0))
         return self.merge(selected)
 
-    def _count_forward(self) -> None:
-        """One training forward; every ``forwards_per_update``-th completes an optimizer update.
-        The forwards into an unfinished update are not saved: s3prl's runner saves right after
-        an update, and a resumed run starts a fresh accumulation."""
-        self._forwards_into_update += 1
-        if self._forwards_into_update == self.forwards_per_update:
-            self._forwards_into_update = 0
-            self.step += 1
+    @torch.no_grad()
+    def complete_update(self) -> None:
+        """One optimizer update of the logits is done: the next forwards use the next temperature."""
+        self.step += 1
+
+    def checked_setup(self) -> dict:
+        """What a checkpoint must share with this interface beyond its settings: the annealing
+        length in optimizer updates (``runner.total_steps`` where ``anneal_steps`` is not set)."""
+        return {"anneal_updates": self.anneal_updates}
 
     def describe(self) -> list[str]:
         """Start-up lines: the temperature schedule in optimizer updates."""
         return [
-            f"gumd temperature {self.tau_start:g} -> {self.tau_end:g} ({self.schedule}) over {self.anneal_steps:,} "
-            f"optimizer updates ({self.anneal_steps_source}), {self.forwards_per_update} training forward(s) per update"
+            f"gumd temperature {self.tau_start:g} -> {self.tau_end:g} ({self.schedule}) over {self.anneal_updates:,} "
+            f"optimizer updates ({self.anneal_updates_source}), counted at each optimizer step"
         ]
 
     @torch.no_grad()

@@ -8,22 +8,17 @@ from s3prl_fusion.errors import SettingError
 
 @dataclass(frozen=True)
 class RunLength:
-    """How long the training run is, in optimizer updates, and how forwards map to updates.
+    """How long the training run is.
 
     Attributes:
         total_updates: optimizer updates the run is configured for (s3prl's
             ``runner.total_steps``), or None where no run is known.
-        forwards_per_update: training forwards per optimizer update (s3prl's
-            ``runner.gradient_accumulate_steps``).
+        source: where ``total_updates`` comes from, for start-up lines and messages.
     """
 
     total_updates: int | None = None
-    forwards_per_update: int = 1
+    source: str = "runner.total_steps"
 
     def __post_init__(self):
         if self.total_updates is not None and int(self.total_updates) < 1:
-            raise SettingError(f"the run's total_steps={self.total_updates} must be a positive number of optimizer updates")
-        if int(self.forwards_per_update) < 1:
-            raise SettingError(
-                f"gradient_accumulate_steps={self.forwards_per_update} must be a positive number of forwards per update"
-            )
+            raise SettingError(f"{self.source}={self.total_updates} must be a positive number of optimizer updates")

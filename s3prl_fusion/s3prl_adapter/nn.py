@@ -8,7 +8,11 @@
 
 ``FusedS3PRLUpstream`` is ``s3prl.nn.S3PRLUpstream`` whose returned layer list also carries the
 per-member stacks, so s3prl's own ``Featurizer`` (weighted sum) and the plugin's interfaces
-both accept its output.
+both accept its output. Its members are frozen unless ``trainable=True``: in eval mode whatever
+``train()`` the caller's model runs, without autograd graphs, no parameter requiring gradients.
+``InterfaceFeaturizer`` is built without a draw from torch's global random generator (its
+parameters are those a seeded build draws, the generator's state is restored) and prints its
+interface's trainable parameters; GumD needs the run's optimizer updates (``total_updates``).
 """
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ from torch import Tensor, nn
 
 from s3prl_fusion.cache.tasks import CACHED_UPSTREAM
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.featurizer import member_stacks
-from s3prl_fusion.interfaces import build_interface
+from s3prl_fusion.featurizer import member_stacks, print_interface, reported_lengths
+from s3prl_fusion.interfaces import RunLength, build_interface, follows_run
 from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
 from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 
@@ -43,6 +47,10 @@ class LayerList(list):
 class FusedS3PRLUpstream(S3PRLUpstream):
     """``S3PRLUpstream`` for any upstream name, keeping each member's own layer stack.
 
+    ``trainable=False`` (the default) freezes the upstream: eval mode (``train()`` leaves it
+    there), forwards without autograd graphs, ``requires_grad`` off; ``trainable=True`` keeps
+    s3prl.nn's behaviour (train mode, gradients reach the members), for fine-tuning them.
+
     Lengths are the upstream's own valid frames (``fusion_lengths`` of a fused upstream,
     ``feature_lengths`` of a member), not s3prl's ``ceil(samples / rate)`` guess, and every
     returned layer has exactly ``max(lengths)`` frames. A feature cache (``fused_cache``) is
@@ -50,7 +58,7 @@ class FusedS3PRLUpstream(S3PRLUpstream):
     cache holds.
     """
 
-    def __init__(self, name: str, *args, **kwargs):
+    def __init__(self, name: str, *args, trainable: bool = False, **kwargs):
         if name == CACHED_UPSTREAM:
             raise SettingError(
                 f"FusedS3PRLUpstream({name!r}): s3prl.nn runs its upstream on its own probe audio and on your batches "
@@ -59,6 +67,13 @@ class FusedS3PRLUpstream(S3PRLUpstream):
                 f"(-u {CACHED_UPSTREAM} -k <cache folder>)"
             )
         super().__init__(name, *args, **kwargs)
+        self.trainable = bool(trainable)
+        self.requires_grad_(self.trainable)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> FusedS3PRLUpstream:
+        """Train mode only for a trainable upstream: a frozen one stays in eval mode."""
+        return super().train(mode and getattr(self, "trainable", True))
 
     def forward(self, wavs: Tensor, wavs_len: Tensor) -> tuple[LayerList, list[Tensor]]:
         """wavs (B, samples) or (B, samples, 1), wavs_len (B,) -> (layers (B, T, D), per-layer lengths (B,))."""
@@ -68,12 +83,13 @@ class FusedS3PRLUpstream(S3PRLUpstream):
         def capture(wavs_list):
             features = inner_forward(wavs_list)
             captured["stacks"], _ = member_stacks(features)
-            captured["lengths"] = _reported_lengths(features)
+            captured["lengths"] = reported_lengths(features)
             return features
 
         self.upstream.forward = capture
         try:
-            all_hs, all_lens = super().forward(wavs, wavs_len)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.trainable):
+                all_hs, all_lens = super().forward(wavs, wavs_len)
         finally:
             del self.upstream.forward
         if captured["lengths"] is not None:
@@ -85,29 +101,36 @@ class FusedS3PRLUpstream(S3PRLUpstream):
         return layers, all_lens
 
 
-def _reported_lengths(features: dict) -> Tensor | None:
-    """The valid frames (B,) the upstream reports itself, if it does."""
-    for key in ("fusion_lengths", "feature_lengths"):
-        if features.get(key) is not None:
-            return features[key].to(torch.long)
-    return None
-
-
 class InterfaceFeaturizer(nn.Module):
     """``s3prl.nn.Featurizer``'s contract with a fusion interface instead of the weighted sum.
 
     Args:
         upstream: a FusedS3PRLUpstream.
         interface: ``ws`` | ``gumd`` | ``hconv`` | ``chconv``; ``settings`` are its options.
+        total_updates: the optimizer updates the training run makes; required by an interface
+            that follows a schedule over the run (GumD, unless its ``anneal_steps`` is set).
+            GumD counts the optimizer steps over its logits, whoever runs the loop.
+
+    Built under a fork of torch's global random generator: the parameters are those drawn from
+    the caller's seed, and the generator is left as it was (the probe waveform is silence).
     """
 
-    def __init__(self, upstream: FusedS3PRLUpstream, interface: str = "hconv", **settings):
+    def __init__(self, upstream: FusedS3PRLUpstream, interface: str = "hconv", total_updates: int | None = None, **settings):
         super().__init__()
-        with torch.no_grad():
-            layers, _ = upstream(torch.randn(1, SAMPLE_RATE), torch.tensor([SAMPLE_RATE]))
-        stacks = layers.member_stacks
-        self.interface = build_interface(interface, [s.size(0) for s in stacks], [s.size(-1) for s in stacks], **settings)
+        if follows_run(interface) and total_updates is None and settings.get("anneal_steps") is None:
+            raise SettingError(
+                f"InterfaceFeaturizer(interface={interface!r}) follows a schedule over the training run: pass "
+                "total_updates=<the optimizer updates your run makes> (or the setting anneal_steps=<updates>)"
+            )
+        device = next(upstream.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            layers, _ = upstream(torch.zeros(1, SAMPLE_RATE, device=device), torch.tensor([SAMPLE_RATE], device=device))
+            stacks = layers.member_stacks
+            layer_counts, dims = [s.size(0) for s in stacks], [s.size(-1) for s in stacks]
+            run = RunLength(total_updates, source="total_updates") if total_updates is not None else None
+            self.interface = build_interface(interface, layer_counts, dims, run=run, **settings)
         self._downsample_rate = upstream.downsample_rates[0]
+        print_interface(type(self).__name__, f"interface {interface} over {len(stacks)} member(s) (layers {layer_counts}, dims {dims})", self.interface)
 
     @property
     def output_size(self) -> int:

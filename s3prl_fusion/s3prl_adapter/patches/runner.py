@@ -8,8 +8,9 @@ module is first imported (``hooks.py``), after ``RUNNER_TARGETS`` are checked:
   paths; on ``train``, partial files of killed writes removed.
 - ``Runner._get_featurizer``: ``-s ws|gumd|hconv|chconv`` builds the plugin's featurizer
   (settings: task config key ``interface.<name>``, ``--upstream_feature_normalize`` adds ``normalize``); any other
-  ``-s`` must be a feature of the upstream; a checkpoint's fusion set-up is checked before
-  its weights load.
+  ``-s`` must be a feature of the upstream, and s3prl's own featurizer's trainable parameter
+  count is printed as the plugin's interfaces print theirs; a checkpoint's fusion set-up is
+  checked before its weights load.
 - ``Runner._get_downstream``: the plugin's tasks (``-d ml_superb``) are found as
   ``s3prl.downstream.<task>.expert``; the expert's dataloaders record each batch's utterance
   names (``batch_names.py``).
@@ -35,7 +36,7 @@ from s3prl_fusion.cache.tasks import check_cached_fine_tuning, check_cached_task
 from s3prl_fusion.experiments.checkpoints import CheckpointRotation, check_featurizer_state
 from s3prl_fusion.experiments.data_paths import check_data_paths
 from s3prl_fusion.errors import install_excepthook
-from s3prl_fusion.featurizer import FusionFeaturizer
+from s3prl_fusion.featurizer import FusionFeaturizer, print_interface
 from s3prl_fusion.interfaces import INTERFACES, RunLength
 from s3prl_fusion.experiments.resume_flags import check_resume_flags
 from s3prl_fusion.s3prl_adapter.patches.batch_names import NamedBatches
@@ -113,7 +114,9 @@ def patch_runner(runner_module: types.ModuleType) -> None:
         check_featurizer_state(self.init_ckpt.get("Featurizer"), uses_fusion_interface=name in INTERFACES)
         check_feature_selection(name, self.upstream.model, self.args.device)
         if name not in INTERFACES:
-            return stock_get_featurizer(self)
+            entry = stock_get_featurizer(self)
+            print_stock_featurizer(entry.model, name, self.args.upstream_layer_selection)
+            return entry
         return self._init_model(model=_fusion_featurizer(self), name="Featurizer", trainable=True, interfaces=["output_dim", "downsample_rate"])
 
     def _get_downstream(self):
@@ -148,6 +151,16 @@ def patch_runner(runner_module: types.ModuleType) -> None:
         runner_module.SummaryWriter = report.recording_log_dirs(runner_module.SummaryWriter)
 
 
+def print_stock_featurizer(featurizer: torch.nn.Module, selection: str, layer: int | None) -> None:
+    """s3prl's own featurizer's start-up line in the plugin's interfaces' format (its weighted sum's
+    trainable parameters: one weight per hidden state, none for one selected layer or feature)."""
+    stock = getattr(featurizer, "module", featurizer)  # DDP
+    what = f"s3prl's featurizer of -s {selection}" + ("" if layer is None else f" -l {layer}")
+    if hasattr(stock, "weights"):
+        what = f"s3prl's weighted sum of -s {selection} over {stock.weights.numel()} layers"
+    print_interface("Featurizer", what, stock)
+
+
 def _fusion_featurizer(runner) -> FusionFeaturizer:
     """The plugin's featurizer for the runner's ``-s`` interface, on the runner's device."""
     name = runner.args.upstream_feature_selection
@@ -163,5 +176,5 @@ def _fusion_featurizer(runner) -> FusionFeaturizer:
         upstream_name=runner.args.upstream,
         upstream_ckpt=getattr(runner.args, "upstream_ckpt", None),
         upstream_model_config=getattr(runner.args, "upstream_model_config", None),
-        run=RunLength(runner_config.get("total_steps"), runner_config.get("gradient_accumulate_steps") or 1),
+        run=RunLength(runner_config.get("total_steps")),
     ).to(runner.args.device)
