@@ -35,7 +35,7 @@ def test_any_member_set_gives_finite_features_of_the_right_shape(name, shapes, b
     output = interface(aligned)
     assert output.shape == (batch, int(aligned_lengths.max()), interface.output_dim)
     assert torch.isfinite(output).all()
-    for shares in interface.learned_layer_weights():
+    for shares in interface.learned_layer_weights() if hasattr(interface, "learned_layer_weights") else []:
         assert torch.isclose(shares.sum(), torch.tensor(1.0), atol=1e-5) and (shares >= 0).all()
 
 

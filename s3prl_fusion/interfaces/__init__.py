@@ -3,8 +3,9 @@ first) into one feature sequence ``(B, T, output_dim)``, found by name in ``INTE
 
 Every interface is built as ``cls(layer_counts, dims, **settings)`` (one entry per fused
 upstream); its constructor's keyword defaults are the one place the settings' defaults (the
-paper's) are written (``interface_defaults``). It has an int ``output_dim`` and
-``learned_layer_weights() -> list[(L_i,)]``. An interface that follows a schedule also takes
+paper's) are written (``interface_defaults``). It has an int ``output_dim``; WS and GumD, whose
+weights say how they use each layer, have ``learned_layer_weights() -> list[(L_i,)]`` (HConv and
+CHConv share kernel taps across layers, so theirs is measured on audio: ``layer_sensitivity``). An interface that follows a schedule also takes
 ``run`` (a ``RunLength``: the training run's optimizer updates), counts the optimizer's steps
 itself, and has ``checked_setup() -> dict`` (what a checkpoint must share with it beyond its
 settings) and ``SCHEDULE_SETTINGS`` (the settings that set it); one with more to say at start-up

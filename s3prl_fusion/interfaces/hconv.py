@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from s3prl_fusion.errors import SettingError
-from s3prl_fusion.fusion.align import align_dims, align_layers, check_members, check_stacks, layer_interpolation_matrix, normalize_features
+from s3prl_fusion.fusion.align import align_dims, align_layers, check_members, check_stacks, normalize_features
 from s3prl_fusion.fusion.merge import merge_add, merge_concat
 
 MATCH_DIMS = ("interpolate", "error")
@@ -156,33 +156,6 @@ class HierarchicalConv(nn.Module):
             layers = [F.relu(layer) for layer in layer_axis_conv(layers, conv)]
         return torch.stack(layers, dim=-1).reshape(batch, frames, self.output_dim)
 
-    def _tap_touches(self) -> Tensor:
-        """``(kernel_size, L)``: how often kernel tap ``k`` of the first conv lands on input
-        layer ``p`` over all its output positions (padding positions excluded)."""
-        touches = torch.zeros(self.kernel_size, self.num_layers)
-        for window in inside_windows(self.num_layers, self.kernel_size, self.stride):
-            taps = torch.arange(window.first_tap, window.end_tap)
-            touches[taps, taps + window.start] += 1
-        return touches
-
-    @torch.no_grad()
-    def input_importance(self) -> Tensor:
-        """``(D, L)``: for input channel ``c`` and input layer ``p``, the L2 norm of every
-        first-conv kernel weight that multiplies ``x[c, p]`` (over all output channels and
-        output positions)."""
-        weight = self.convs[0].weight.detach().float()
-        tap_energy = weight.pow(2).sum(dim=0)
-        return (tap_energy @ self._tap_touches().to(weight.device)).sqrt()
-
-
-def _member_layer_shares(aligned_importance: Tensor, layer_count: int) -> Tensor:
-    """Spread an importance ``(L,)`` over the aligned layers back to a member's own
-    ``(layer_count,)`` layers through the layer interpolation, normalised to sum to 1."""
-    interpolation = layer_interpolation_matrix(layer_count, aligned_importance.shape[0])
-    shares = interpolation.to(aligned_importance.device).T @ aligned_importance
-    return shares / shares.sum()
-
-
 def merged_stack(stacks: Sequence[Tensor]) -> Tensor:
     """HConv's parameter-free merge: N stacks ``(L_i, B, T, D_i)`` (layer axis first) ->
     ``(L, B, T, D)``, ``L = max L_i``, ``D = max D_i``: layers interpolated to L, dims to D where
@@ -235,15 +208,6 @@ class HConv(nn.Module):
         if self.normalize:
             stacks = [normalize_features(stack) for stack in stacks]
         return self.conv(merged_stack(stacks))
-
-    @torch.no_grad()
-    def learned_layer_weights(self) -> list[Tensor]:
-        """Per member ``(L_i,)``: per aligned layer, the norm of the first conv's kernel weights
-        touching it (all channels together), spread back to the member's own layers through
-        the layer interpolation. Members share the aligned vector, as they are added."""
-        aligned = self.conv.input_importance().pow(2).sum(dim=0).sqrt()
-        return [_member_layer_shares(aligned, count) for count in self.layer_counts]
-
 
 class CHConv(nn.Module):
     """Fusion by concatenation: ``HierarchicalConv(projection(merge_concat(aligned stacks)))``.
@@ -310,29 +274,6 @@ class CHConv(nn.Module):
         return [
             f"chconv parameters by projection: linear {counts['linear']:,}, none {counts['none']:,} "
             f"(this run: {self.projection_kind})"
-        ]
-
-    @torch.no_grad()
-    def learned_layer_weights(self) -> list[Tensor]:
-        """Per member ``(L_i,)``, spread back from the aligned layers through the layer
-        interpolation. Per aligned layer ``p``, member ``i`` counts:
-
-        - ``projection: "none"``: the norm of the first conv's kernel weights touching layer
-          ``p`` on the member's own block of input channels;
-        - ``projection: "linear"``: ``sum_c n[c, p] * ||W[c, block_i]||``: the first-conv norm
-          of each projected channel ``c`` at layer ``p``, weighted by the norm of the projection
-          weights from the member's block into that channel.
-        """
-        importance = self.conv.input_importance()
-        ends = torch.tensor(self.dims).cumsum(0).tolist()
-        blocks = [slice(end - dim, end) for end, dim in zip(ends, self.dims)]
-        if self.projection_kind == "linear":
-            weight = self.projection.weight.detach().float()
-            aligned = [weight[:, block].norm(dim=1) @ importance for block in blocks]
-        else:
-            aligned = [importance[block].pow(2).sum(dim=0).sqrt() for block in blocks]
-        return [
-            _member_layer_shares(member, count) for member, count in zip(aligned, self.layer_counts)
         ]
 
 
