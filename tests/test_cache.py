@@ -13,7 +13,7 @@ import yaml
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, command_failure, run_python, runner_failure, user_error_line
 from s3prl_fusion.cache import CacheMissError, CachedFusedUpstream, waveform_key
 from s3prl_fusion.cache.builder import build_fused_upstream
-from s3prl_fusion.cache.manifest import Manifest
+from s3prl_fusion.cache.manifest import RANK_PART_GLOB, Manifest
 from s3prl_fusion.cache.shards import CorruptShardError
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cache.upstream import CacheSettingsMismatch
@@ -308,7 +308,8 @@ def test_a_full_disk_stops_the_build_with_what_it_needs_and_a_rerun_resumes(tmp_
     assert "run the same command again: it resumes, keeping the 1 utterances already stored" in message, message
     size, unit, files = SIZE.search(message).groups()
     assert int(files) == len(audio_files) - 1
-    first_shard = Manifest.load(out).shards[0]["files"][0]
+    (part,) = out.glob(RANK_PART_GLOB)  # the build's index so far: one line per stored shard, merged when a build ends
+    first_shard = Manifest.read(part).shards[0]["files"][0]
     written = (out / first_shard).stat().st_mtime_ns
     assert not list(out.glob(".*partial*"))
 
@@ -318,3 +319,31 @@ def test_a_full_disk_stops_the_build_with_what_it_needs_and_a_rerun_resumes(tmp_
     added = sum(size for shard in manifest.shards[1:] for size in shard["bytes"])
     estimate = float(size.replace(",", "")) * 1024 ** ["B", "KiB", "MiB", "GiB"].index(unit)
     assert 0.8 < estimate / added < 1.2, (estimate, added)
+
+
+def test_a_full_disk_while_appending_a_shards_line_is_one_message_and_leaves_no_cut_off_line(tmp_path, monkeypatch):
+    """The index line a build appends after each shard: ENOSPC part-way through it is a DiskFullError
+    naming the part, and the part keeps exactly its earlier lines, so a later append follows whole lines."""
+    import errno
+    import io
+
+    import s3prl_fusion.cache.manifest as manifest_module
+    from s3prl_fusion.experiments.atomic_files import DiskFullError
+
+    manifest_module.append_to_part(tmp_path, "manifest.rank-00000.json", {"seed": 1}, {"files": ["a.npy"]}, {"k1": {"shard": 0}})
+    before = (tmp_path / "manifest.rank-00000.json").read_bytes()
+
+    class FillingFile(io.FileIO):
+        room = 10
+
+        def write(self, data):
+            if not self.room:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written = super().write(memoryview(data)[: self.room])
+            self.room -= written
+            return written
+
+    monkeypatch.setattr(manifest_module, "open", lambda path, mode, buffering=-1: FillingFile(path, mode), raising=False)
+    with pytest.raises(DiskFullError, match=r"no space left to write .*manifest\.rank-00000\.json .* free on its file system"):
+        manifest_module.append_to_part(tmp_path, "manifest.rank-00000.json", {"seed": 1}, {"files": ["b.npy"]}, {"k2": {"shard": 1}})
+    assert (tmp_path / "manifest.rank-00000.json").read_bytes() == before
