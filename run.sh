@@ -39,6 +39,7 @@ ensure_venv() {  # ensure_venv VENV CONSTRAINTS: create VENV and install the pac
 ensure_espnet() {  # ensure_espnet VENV CONSTRAINTS: ESPnet's s3prl frontend in VENV, the CONSTRAINTS pins kept
   local venv="$1" constraints="$2"
   if ! "$venv/bin/python" -c "import espnet2.asr.frontend.s3prl, importlib.metadata as m; assert 'espnet==' + m.version('espnet') == '$ESPNET'" 2>/dev/null; then
+    echo "installing $ESPNET without its requirement tree: pip's errors on ESPnet's missing requirements and numpy are expected" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$ESPNET"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" "${ESPNET_FRONTEND_IMPORTS[@]}" "${ESPNET_BOUNDS[@]}"
   fi
