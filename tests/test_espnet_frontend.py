@@ -48,7 +48,8 @@ def espnet_frontend(interface: str) -> S3prlFrontend:
     frontend.upstream = FusedS3PRLUpstream(FUSED["upstream"], extra_conf=FUSED["extra_conf"])
     frontend.upstream.load_state_dict(frontend.pretrained_params)
     if interface != "hidden_states":
-        frontend.featurizer = InterfaceFeaturizer(frontend.upstream, interface=interface)
+        run = {"total_updates": 10} if interface == "gumd" else {}  # GumD's schedule: the run's optimizer updates
+        frontend.featurizer = InterfaceFeaturizer(frontend.upstream, interface=interface, **run)
     return frontend
 
 
