@@ -1,7 +1,8 @@
 """The head's input for an utterance does not depend on the batch it is in: the featurizer crops
 every utterance at its own valid frames (the members' lengths through the alignment), not at
 ``round(samples / downsample_rate)``, which for a 50 Hz SSL member is one frame of padding past
-them. Every interface, on the fly and from a feature cache, at tiny and at base size."""
+them. Every interface, on the fly and from a feature cache, at tiny and at base size; and s3prl's own
+featurizer (``-s hidden_states``) over the plugin's fused upstream, as the runner builds it."""
 from __future__ import annotations
 
 import pytest
@@ -83,3 +84,22 @@ def base_upstream():
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_base_size_head_input_is_the_same_alone_and_in_a_batch_of_six(base_upstream, interface):
     assert_batch_independent(base_upstream, interface, mixed_batch())
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_s3prl_s_own_featurizer_over_a_fused_upstream_crops_at_the_valid_frames(ssl_upstream, normalize):
+    """``-s hidden_states`` on a fused upstream: s3prl's Featurizer, as the runner patch builds it,
+    gives each utterance the same frames alone and in a mixed batch."""
+    from s3prl.upstream.interfaces import Featurizer
+
+    from s3prl_fusion.s3prl_adapter.patches.runner import crop_at_fused_lengths
+
+    wavs = mixed_batch()
+    featurizer = Featurizer(ssl_upstream, "hidden_states", upstream_device="cpu", normalize=normalize).eval()
+    crop_at_fused_lengths(featurizer)
+    with torch.no_grad():
+        batched = featurizer(wavs, ssl_upstream(wavs))
+        alone = [featurizer([wav], ssl_upstream([wav]))[0] for wav in wavs]
+    assert [len(features) for features in batched] == [(len(wav) - 400) // 320 + 1 for wav in wavs]
+    for single, in_batch in zip(alone, batched):
+        torch.testing.assert_close(in_batch, single, atol=1e-4 * float(single.abs().max()), rtol=0)

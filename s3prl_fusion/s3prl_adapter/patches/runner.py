@@ -116,6 +116,7 @@ def patch_runner(runner_module: types.ModuleType) -> None:
         if name not in INTERFACES:
             entry = stock_get_featurizer(self)
             print_stock_featurizer(entry.model, name, self.args.upstream_layer_selection)
+            crop_at_fused_lengths(getattr(entry.model, "module", entry.model))  # under DDP: its module
             return entry
         return self._init_model(model=_fusion_featurizer(self), name="Featurizer", trainable=True, interfaces=["output_dim", "downsample_rate"])
 
@@ -159,6 +160,25 @@ def print_stock_featurizer(featurizer: torch.nn.Module, selection: str, layer: i
     if hasattr(stock, "weights"):
         what = f"s3prl's weighted sum of -s {selection} over {stock.weights.numel()} layers"
     print_interface("Featurizer", what, stock)
+
+
+def crop_at_fused_lengths(featurizer: torch.nn.Module) -> None:
+    """Make s3prl's own featurizer hand the head each utterance's valid frames where the upstream
+    is the plugin's (it reports ``fusion_lengths``: a fused upstream, a feature cache): s3prl crops
+    at ``round(samples / downsample_rate)``, one padded frame past a 49-frame second of a WavLM /
+    HuBERT / Data2Vec member in a longer batch. Each utterance gets the fewer of the two, so its
+    frames do not depend on the batch. A stock upstream reports no ``fusion_lengths`` and is cropped
+    as s3prl crops it, unchanged."""
+    stock_forward = featurizer.forward
+
+    def forward(paired_wavs, paired_features):
+        features = stock_forward(paired_wavs, paired_features)
+        lengths = paired_features.get("fusion_lengths") if isinstance(paired_features, dict) else None
+        if lengths is None:
+            return features
+        return [feature[: int(length)] for feature, length in zip(features, lengths)]
+
+    featurizer.forward = forward
 
 
 def _fusion_featurizer(runner) -> FusionFeaturizer:
