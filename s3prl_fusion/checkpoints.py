@@ -23,6 +23,13 @@ def checkpoint_step(path, name_pattern: re.Pattern = RUNNER_CHECKPOINT) -> int |
     return int(match.group(1)) if match else None
 
 
+def runner_checkpoints(folder) -> list[Path]:
+    """The runner's ``states-<step>.ckpt`` files in ``folder`` (not its sub-folders), in step order
+    (the number in the file name, never the file time)."""
+    paths = [path for path in Path(folder).glob("states-*.ckpt") if checkpoint_step(path) is not None and path.is_file()]
+    return sorted(paths, key=checkpoint_step)
+
+
 def atomic_save(obj, path, *args, **kwargs) -> None:
     """torch.save through ``write_atomically``: a run killed while writing leaves the previous
     file intact and no partial ``states-*.ckpt``."""
