@@ -24,4 +24,4 @@ OVERRIDE_STRING=$(fusion_overrides \
   "config.downstream_expert.datarc.libri_root='$DATA_ROOT'" \
   "config.downstream_expert.datarc.bucket_file='$BUCKETS'")
 fusion_train asr "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$OVERRIDE_STRING" "${FUSION_RUNNER_FLAGS[@]}"
-fusion_evaluate asr "$OUT_DIR" test-clean "$UPSTREAM" "$INTERFACE"
+fusion_evaluate asr "$OUT_DIR" test-clean "$INTERFACE"

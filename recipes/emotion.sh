@@ -33,7 +33,6 @@ for fold in $FOLDS; do
     "config.downstream_expert.datarc.meta_data='$META_DATA'" \
     "config.downstream_expert.datarc.test_fold='fold$fold'")
   fusion_train emotion "$UPSTREAM" "$INTERFACE" "$OUT_DIR/fold$fold" "$OVERRIDE_STRING" "${FUSION_RUNNER_FLAGS[@]}"
-  fusion_evaluate emotion "$OUT_DIR/fold$fold" test "$UPSTREAM" "$INTERFACE"
+  fusion_evaluate emotion "$OUT_DIR/fold$fold" test "$INTERFACE"
 done
-"$PYTHON" -m s3prl_fusion.cli score --task emotion --expdir "$OUT_DIR" --split test \
-  --upstream "$UPSTREAM" --interface "$INTERFACE"
+fusion_score emotion "$OUT_DIR" test "$INTERFACE"

@@ -4,7 +4,8 @@
 #   DEVICE           runner --device (default: cuda when torch sees a GPU, else cpu)
 #   UPSTREAM_CONFIG  -g file for the upstream (member options, random-init configs, Whisper length mode)
 #   CONFIG           task config (-c); default: the plugin's shipped one
-#   STEPS            override runner.total_steps (smoke runs)
+#   STEPS            override runner.total_steps (smoke runs); a save_step / eval_step above STEPS (in the
+#                    config or OVERRIDES) is lowered to STEPS, with a note, so the run saves a checkpoint
 #   OVERRIDES        extra s3prl -o items, joined with ",,"
 #   PYTHON           interpreter with s3prl-fusion installed (default: python)
 #   CACHE=1          train and evaluate from a feature cache of a fused upstream's frozen members, built
@@ -12,8 +13,9 @@
 #   CACHE_DIR        the cache folder (default: OUT_DIR/cache)
 #   CACHE_DTYPE      passed to `cache build` as --dtype (unset: the build's default)
 #   CACHE_STORAGE    passed to `cache build` as --storage (unset: the build's default)
-# A re-run resumes: it continues training from OUT_DIR's newest checkpoint, and skips a step
-# whose output is already there.
+# A re-run resumes: it continues training from OUT_DIR's newest checkpoint (the intact one of the
+# highest step), and skips a step whose output is already there. A re-run with another UPSTREAM,
+# INTERFACE or UPSTREAM_CONFIG stops (exit 2) naming both set-ups: give it another OUT_DIR.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python}"
@@ -102,14 +104,22 @@ fusion_cache_task_files() {  # UPSTREAM LIST_FILE TASK [task_files flags...] -> 
   fusion_cache_build "$upstream" --wav-list "$list"
 }
 
+fusion_steps_overrides() {  # TASK OVERRIDE_STRING -> OVERRIDE_STRING, with save_step / eval_step lowered to STEPS
+  # where the task config (CONFIG, else the shipped one) and the overrides leave them above it, so a short run saves
+  # a checkpoint (`python -m s3prl_fusion.experiments.run_steps` prints a note for each)
+  local task="$1" overrides="$2"
+  if [ -z "${STEPS:-}" ]; then echo "$overrides"; return; fi
+  local flags=(--task "$task" --steps "$STEPS" --overrides "$overrides")
+  if [ -n "${CONFIG:-}" ]; then flags+=(--config "$CONFIG"); fi
+  "$PYTHON" -m s3prl_fusion.experiments.run_steps "${flags[@]}"
+}
+
 fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...] (from FUSION_CACHE_DIR when set)
-  local task="$1" upstream="$2" interface="$3" out_dir="$4" overrides="$5"
+  # A re-run resumes OUT_DIR with the same -u / -s / -g / -k, which the runner checks against the checkpoint's:
+  # another set-up stops with a message (a new set-up needs another OUT_DIR)
+  local task="$1" upstream="$2" interface="$3" out_dir="$4" overrides
+  overrides=$(fusion_steps_overrides "$task" "$5")
   shift 5
-  if compgen -G "$out_dir/states-*.ckpt" > /dev/null; then
-    echo "[recipe] resuming $out_dir from its newest checkpoint"
-    fusion_runner -m train -e "$out_dir" --device "$DEVICE" -o "$overrides" "$@"
-    return
-  fi
   local upstream_flags=(-u "$upstream")
   if [ -n "${FUSION_CACHE_DIR:-}" ]; then
     upstream_flags=(-u fused_cache -k "$FUSION_CACHE_DIR")
@@ -119,6 +129,11 @@ fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...] (
     fi
   elif [ -n "${UPSTREAM_CONFIG:-}" ]; then
     upstream_flags+=(-g "$UPSTREAM_CONFIG")
+  fi
+  if compgen -G "$out_dir/states-*.ckpt" > /dev/null; then
+    echo "[recipe] resuming $out_dir from its newest checkpoint"
+    fusion_runner -m train -e "$out_dir" "${upstream_flags[@]}" -s "$interface" --device "$DEVICE" -o "$overrides" "$@"
+    return
   fi
   local config_flags=()
   if [ -n "${CONFIG:-}" ]; then config_flags+=(-c "$CONFIG"); fi
@@ -134,21 +149,11 @@ fusion_checkpoint_step() {  # CHECKPOINT -> the step <N> of its file name states
 }
 
 fusion_checkpoints() {  # OUT_DIR -> its states-<step>.ckpt files, one per line, in step order
-  local path step
-  for path in "$1"/states-*.ckpt; do
-    step=$(fusion_checkpoint_step "$path")
-    if [ -f "$path" ] && [ -n "$step" ]; then printf '%s\t%s\n' "$step" "$path"; fi
-  done | sort -n -k1,1 | cut -f2-
+  "$PYTHON" -m s3prl_fusion.experiments.resume list "$1"
 }
 
-fusion_newest_checkpoint() {  # OUT_DIR -> the states-<step>.ckpt of the highest step
-  local newest
-  newest=$(fusion_checkpoints "$1" | tail -n 1)
-  if [ -z "$newest" ]; then
-    echo "error: no states-<step>.ckpt in $1: training saved no checkpoint (check config.runner.save_step against total_steps)" >&2
-    exit 1
-  fi
-  echo "$newest"
+fusion_newest_checkpoint() {  # OUT_DIR -> the intact states-<step>.ckpt of the highest step (what -e OUT_DIR resumes)
+  "$PYTHON" -m s3prl_fusion.experiments.resume newest "$1"
 }
 
 fusion_best_checkpoint() {  # OUT_DIR -> the dev-best checkpoint if any, else the newest states-<step>.ckpt
@@ -159,16 +164,16 @@ fusion_best_checkpoint() {  # OUT_DIR -> the dev-best checkpoint if any, else th
   fusion_newest_checkpoint "$1"
 }
 
-fusion_score() {  # TASK OUT_DIR SPLIT UPSTREAM INTERFACE [score flags...] -> OUT_DIR/result.json
-  local task="$1" out_dir="$2" split="$3" upstream="$4" interface="$5"
-  shift 5
-  "$PYTHON" -m s3prl_fusion.cli score --task "$task" --expdir "$out_dir" --split "$split" \
-    --upstream "$upstream" --interface "$interface" "$@"
+fusion_score() {  # TASK OUT_DIR SPLIT INTERFACE [score flags...] -> OUT_DIR/result.json, labelled with the checkpoint's
+  # set-up (-u / -s as it recorded them; --interface only checks it)
+  local task="$1" out_dir="$2" split="$3" interface="$4"
+  shift 4
+  "$PYTHON" -m s3prl_fusion.cli score --task "$task" --expdir "$out_dir" --split "$split" --interface "$interface" "$@"
 }
 
-fusion_evaluate() {  # TASK OUT_DIR SPLIT UPSTREAM INTERFACE [CHECKPOINT] (default: the dev-best, else the newest)
-  local task="$1" out_dir="$2" split="$3" upstream="$4" interface="$5" checkpoint="${6:-}"
+fusion_evaluate() {  # TASK OUT_DIR SPLIT INTERFACE [CHECKPOINT] (default: the dev-best, else the newest)
+  local task="$1" out_dir="$2" split="$3" interface="$4" checkpoint="${5:-}"
   if [ -z "$checkpoint" ]; then checkpoint=$(fusion_best_checkpoint "$out_dir"); fi
   fusion_runner -m evaluate -e "$checkpoint" -t "$split" --device "$DEVICE"
-  fusion_score "$task" "$out_dir" "$split" "$upstream" "$interface" --checkpoint "$checkpoint"
+  fusion_score "$task" "$out_dir" "$split" "$interface" --checkpoint "$checkpoint"
 }

@@ -88,5 +88,4 @@ else
   fusion_cache_task_files "$UPSTREAM" "$OUT_DIR/cache_files.txt" ml_superb --root "$DATA_ROOT" --mode multi
   train_and_evaluate "$OUT_DIR" "mode='multi'"
 fi
-"$PYTHON" -m s3prl_fusion.cli score --task ml_superb --expdir "$OUT_DIR" --split "$TEST_SPLIT" \
-  --upstream "$UPSTREAM" --interface "$INTERFACE"
+fusion_score ml_superb "$OUT_DIR" "$TEST_SPLIT" "$INTERFACE"

@@ -71,10 +71,10 @@ case "$SV_SELECT" in
   best-test)
     fusion_newest_checkpoint "$OUT_DIR" > /dev/null
     evaluate_every_checkpoint
-    fusion_score sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE" --select best-test
+    fusion_score sv_voxceleb1 "$OUT_DIR" test "$INTERFACE" --select best-test
     ;;
   newest)
     NEWEST=$(fusion_newest_checkpoint "$OUT_DIR")
-    fusion_evaluate sv_voxceleb1 "$OUT_DIR" test "$UPSTREAM" "$INTERFACE" "$NEWEST"
+    fusion_evaluate sv_voxceleb1 "$OUT_DIR" test "$INTERFACE" "$NEWEST"
     ;;
 esac

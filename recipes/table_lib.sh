@@ -24,7 +24,8 @@
 #             needs it and reused by every interface, fold and language after it. Rows of one model
 #             (hf_ssl, whisper_<size>) and the sv task run their members on the fly, and say so
 #   CACHE_DTYPE, CACHE_STORAGE   passed on to the cache builds (see lib.sh); part of the cache's name
-#   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh); CONFIG,
+#   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh: a save_step or
+#             eval_step above STEPS is lowered to STEPS, so every cell saves a checkpoint); CONFIG,
 #             UPSTREAM_CONFIG and CACHE_DIR are not (each task uses its shipped config, each row its
 #             own -g, each upstream set its own cache)
 #   LANGUAGES Mono-1h languages (see ml_superb.sh); TEST_TRIALS (see sv.sh)

@@ -5,7 +5,7 @@
   non-negative, summing to 1 (an interface's ``learned_layer_weights()``, or the sensitivity
   shares of ``layer_sensitivity``), and the chart says what a share is;
 - the report's chart: one horizontal bar panel per metric, a bar per table row, the paper's
-  value as a black tick;
+  value as a black tick, marked cells hatched with their marker and their notes below;
 - the bench's training loss curves side by side (an int8 against an fp16 feature cache).
 """
 from __future__ import annotations
@@ -69,22 +69,29 @@ def summarize_layer_weights(
 
 @dataclass(frozen=True)
 class MetricPanel:
-    """One metric of the report's chart: its title, a value per row, and the paper's value per
-    row (None where the paper has none)."""
+    """One metric of the report's chart: its title, a value per row, the paper's value per row
+    (None where the paper has none) and a marker per row ("" for an unmarked cell; default: none)."""
 
     title: str
     values: Sequence[float]
     paper: Sequence[float | None]
+    markers: Sequence[str] = ()
 
 
-def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels: Sequence[MetricPanel]) -> None:
+def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels: Sequence[MetricPanel], notes: Sequence[str] = ()) -> Figure:
     """Write a PNG with one horizontal bar panel per metric, a bar per row (the rows named on the
-    first panel, top to bottom in ``row_labels`` order); the paper's value as a black tick."""
-    figure = Figure(figsize=(4 * len(panels), 0.45 * max(len(row_labels), 2) + 1.5))
+    first panel, top to bottom in ``row_labels`` order); the paper's value as a black tick; a marked
+    bar hatched, its marker at its end; ``notes`` (lines) below the panels. Returns the figure."""
+    figure = Figure(figsize=(4 * len(panels), 0.45 * max(len(row_labels), 2) + 1.5 + 0.2 * len(notes)))
     positions = list(range(len(row_labels)))
     for index, panel in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), index + 1)
-        axes.barh(positions, list(panel.values), color="tab:blue")
+        bars = axes.barh(positions, list(panel.values), color="tab:blue")
+        for bar, marker in zip(bars, panel.markers):
+            if marker:
+                bar.set_hatch("//")
+                bar.set_alpha(0.5)
+                axes.annotate(marker, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(2, 0), textcoords="offset points", va="center")
         paper = [(position, value) for position, value in zip(positions, panel.paper) if value is not None]
         if paper:
             axes.scatter([value for _, value in paper], [position for position, _ in paper], marker="|", s=200, color="black", label="paper")
@@ -93,8 +100,11 @@ def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels:
         axes.set_yticklabels(list(row_labels) if index == 0 else [""] * len(row_labels), fontsize="small")
         axes.invert_yaxis()
         axes.set_title(panel.title)
-    figure.tight_layout()
+    if notes:
+        figure.text(0.01, 0.01, "\n".join(notes), fontsize="small", va="bottom")
+    figure.tight_layout(rect=(0, 0.2 * len(notes) / figure.get_figheight(), 1, 1))
     FigureCanvasAgg(figure).print_png(str(path))
+    return figure
 
 
 def plot_loss_curves(path: str | os.PathLike, curves: dict[str, Sequence[float]], title: str) -> None:

@@ -3,7 +3,9 @@ test trials), on a real short SV run that saves three checkpoints into a folder 
 hyphens and dots: steps 4, 8 and 12, whose names sort 12 < 4 < 8 as text."""
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -11,10 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT, checked, run_recipe
+from s3prl_fusion.experiments.resume import newest_intact_checkpoint
 from s3prl_fusion.results.report import write_report
 from s3prl_fusion.results import ScoringError, write_result
+from s3prl_fusion.results.provenance import newest_checkpoints_under
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"
 STEPS = (4, 8, 12)
@@ -31,8 +36,8 @@ SV_OVERRIDES = ",,".join([
 def lib_function(function: str, *arguments: str) -> str:
     """The output of one of recipes/lib.sh's functions, run in bash."""
     script = f'source "{REPO_ROOT}/recipes/lib.sh"; {function} "$@"'
-    result = subprocess.run(["bash", "-c", script, "lib.sh", *arguments], env={"PYTHON": sys.executable, "DEVICE": "cpu", "PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True, timeout=60)
+    environment = {"PYTHON": sys.executable, "PYTHONPATH": str(REPO_ROOT), "DEVICE": "cpu", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(["bash", "-c", script, "lib.sh", *arguments], env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -58,6 +63,25 @@ def test_the_newest_checkpoint_is_the_highest_step_whatever_the_folder_is_called
             shutil.copy(out_dir / f"states-{source}.ckpt", copies / f"states-{step}.ckpt")
         assert lib_function("fusion_best_checkpoint", str(copies)) == str(copies / "states-200000.ckpt")
         assert lib_function("fusion_checkpoints", str(copies)).splitlines() == [str(copies / f"states-{step}.ckpt") for step in (90000, 100000, 200000)]
+
+
+def test_recipes_resume_and_results_agree_on_the_newest_checkpoint_whatever_the_file_times(tmp_path):
+    """Three checkpoints whose file times run against their steps (states-5 written last), the
+    highest step truncated: the newest is the highest intact step for the recipes, -e and results."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    checkpoint = {"Args": argparse.Namespace(upstream="fused", upstream_feature_selection="hconv"), "Config": {}}
+    for step, written_at in ((20, 100), (10, 200), (5, 300)):
+        torch.save({**checkpoint, "Step": step}, folder / f"states-{step}.ckpt")
+        os.utime(folder / f"states-{step}.ckpt", (written_at, written_at))
+    truncated = folder / "states-20.ckpt"
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    os.utime(truncated, (100, 100))
+    expected = folder / "states-10.ckpt"
+    assert lib_function("fusion_newest_checkpoint", str(folder)) == str(expected)
+    assert newest_intact_checkpoint(folder) == expected
+    assert newest_checkpoints_under(folder) == [expected]
+    assert newest_checkpoints_under(tmp_path) == [expected]  # a folder of runs (folds, languages): each run's newest
 
 
 def printed_test_eers(stdout: str) -> dict[int, float]:

@@ -46,16 +46,16 @@ def report(tmp_path) -> Path:
     root = tmp_path / "results"
     write_result(root / "hw-hconv/asr", "asr", "fused_hubert_wavlm", "hconv", 4.9, metric="wer")
     write_result(root / "hw-ws/asr", "asr", "fused_hubert_wavlm", "ws", 5.5, metric="wer")
-    write_result(root / "hw-ws/emotion", "emotion", "fused_hubert_wavlm", "ws", 68.0, metric="acc", per_fold={"fold1": 68.0})
+    write_result(root / "hw-ws/emotion", "emotion", "fused_hubert_wavlm", "ws", 68.0, metric="acc", per_fold={f"fold{n}": 68.0 for n in range(1, 6)})
     write_result(root / "hw-ws/emotion/fold1", "emotion", "fused_hubert_wavlm", "ws", 1.0, metric="acc")
     write_result(root / "hw-hconv/emotion", "emotion", "fused_hubert_wavlm", "hconv", 70.0, metric="acc")
     write_result(root / "ws-chconv/mono", "ml_superb", "fused_wavlm_whisper", "chconv", 23.0, mode="mono",
                  per_language={"eng1": 20.0, "jpn": 26.0})
     write_result(root / "ws-chconv/multi", "ml_superb", "fused_wavlm_whisper", "chconv", 21.0, mode="multi", per_language={"eng": 21.0})
     single = root / "wavlm-ws/sv"
-    write_result(single, "sv_voxceleb1", "hf_ssl", "ws", 3.5, metric="eer")
+    write_result(single, "sv_voxceleb1", "hf_ssl", "ws", 3.5, metric="eer", selection="best-test")
     (single / "args_2025-01-01-00-00-00.yaml").write_text(yaml.safe_dump({"upstream": "hf_ssl", "upstream_ckpt": "microsoft/wavlm-base-plus"}))
-    write_result(root / "large/sv", "sv_voxceleb1", "fused_wavlmlarge_whispermedium", "hconv", 2.3, metric="eer")
+    write_result(root / "large/sv", "sv_voxceleb1", "fused_wavlmlarge_whispermedium", "hconv", 2.3, metric="eer", selection="best-test")
     write_result(root / "other/task", "some_new_task", "fused_hubert_wavlm", "ws", 1.0)
     write_report(root, tmp_path / "report")
     return tmp_path / "report"
@@ -97,7 +97,7 @@ def paper_cell(upstreams: str, interface: str, column: str) -> str:
 def test_paper_numbers_sit_beside_matching_rows_and_missing_cells_are_dashes(report):
     rows = {(row["upstreams"], row["interface"]): row for row in read_csv(report / "main.csv")}
     assert rows["HuBERT+WavLM", "hconv"]["ls_wer_paper"] == paper_cell("HuBERT+WavLM", "hconv", "ls_wer")
-    assert rows["Whisper+WavLM", "chconv"]["mono_cer_paper"] == paper_cell("Whisper+WavLM", "chconv", "mono_cer")
+    assert rows["Whisper+WavLM", "chconv"]["multi_cer_paper"] == paper_cell("Whisper+WavLM", "chconv", "multi_cer")
     assert rows["Whisper Medium+WavLM Large", "hconv"]["sv_eer_paper"] == paper_cell("Whisper Medium+WavLM Large", "hconv", "sv_eer")
     assert rows["Whisper Medium+WavLM Large", "hconv"]["ls_wer_paper"] == "-"
     assert rows["Whisper+WavLM", "chconv"]["ls_wer"] == "-"
@@ -109,7 +109,7 @@ def test_paper_numbers_sit_beside_matching_rows_and_missing_cells_are_dashes(rep
 def test_per_language_table_lists_mono_rows_with_their_average(report):
     rows = read_csv(report / "per_language.csv")
     assert [row["upstreams"] for row in rows] == ["Whisper+WavLM"]
-    assert list(rows[0])[5:] == [key for language in (*MONO_LANGUAGES, "average") for key in (language, f"{language}_best")]
+    assert list(rows[0])[5:] == [key for language in (*MONO_LANGUAGES, "average") for key in (language, f"{language}_best", f"{language}_note")]
     assert (rows[0]["eng1"], rows[0]["jpn"], rows[0]["average"], rows[0]["fra1"]) == ("20.00", "26.00", "23.00", "-")
     assert "eng1" in (report / "per_language.md").read_text()
 

@@ -81,7 +81,7 @@ def test_results_without_recorded_members_fall_back_to_member_labels_then_the_up
 def test_each_whisper_length_mode_is_its_own_row_and_is_printed(tmp_path):
     root = tmp_path / "results"
     for mode, eer in (("exact", 3.5), ("pad30", 3.1)):
-        write_result(root / f"{mode}/sv", "fused_wavlm_whisper", "hconv", eer, members=[
+        write_result(root / f"{mode}/sv", "fused_wavlm_whisper", "hconv", eer, selection="best-test", members=[
             {"label": "wavlm", "kind": "hf", "source": "microsoft/wavlm-base-plus"},
             {"label": "whisper_small", "kind": "whisper", "source": "whisper_small", "length_mode": mode},
         ])

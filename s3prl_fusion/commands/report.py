@@ -7,7 +7,12 @@ into base / large and single models / SSL+SSL / Whisper+SSL; columns LS WER, Mon
 Multi-1h CER, SV EER, ER acc; the best value of each section in bold, or flagged in the
 ``<column>_best`` CSV columns; the paper's numbers beside ours where the row is one of the
 paper's), ``per_language.md`` / ``per_language.csv`` (Table III: Mono-1h error rate per
-language and their average) and ``main.png``. Missing cells are ``-``. Rows with a Whisper
+language and their average) and ``main.png``. Missing cells are ``-``. A cell that is not the
+paper's kind of number is marked, explained below its table (in the CSV, in ``<column>_note``; in
+the chart, below the panels) and set beside no paper number, nor counted for the section's best:
+``*`` a mean over a part of the task (Mono-1h pairs missing, emotion folds missing), ``†`` an SV
+EER of one checkpoint instead of the best of every checkpoint on test (the paper's protocol,
+``SV_SELECT=best-test``). Rows with a Whisper
 member say which length mode (``exact`` / ``pad30``) it ran in; runs in different modes are
 different rows.
 

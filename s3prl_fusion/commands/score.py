@@ -1,4 +1,7 @@
-"""Write an evaluated experiment's metric to ``<expdir>/result.json`` (read by ``s3prl-fusion report``)."""
+"""Write an evaluated experiment's metric to ``<expdir>/result.json`` (read by ``s3prl-fusion report``).
+
+The result's ``upstream`` and ``interface`` are the checkpoint's recorded set-up; ``--upstream`` /
+``--interface`` only check it (a contradiction stops the command)."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=sorted(TASK_MODULES))
     parser.add_argument("--expdir", required=True, help="the experiment folder (-p of the runner)")
     parser.add_argument("--split", required=True, help="the evaluated split, e.g. test-clean")
-    parser.add_argument("--upstream", default="", help="label recorded in the result (the -u used)")
-    parser.add_argument("--interface", default="", help="label recorded in the result (the -s used)")
+    parser.add_argument("--upstream", default="", help="the -u expected: refused when the checkpoint was trained with another (the result records the checkpoint's)")
+    parser.add_argument("--interface", default="", help="the -s expected: refused when the checkpoint was trained with another (the result records the checkpoint's)")
     parser.add_argument("--checkpoint", help="the checkpoint the split was evaluated with (its step and members are recorded)")
     parser.add_argument(
         "--select", choices=SELECTIONS,

@@ -23,11 +23,18 @@ def checkpoint_step(path, name_pattern: re.Pattern = RUNNER_CHECKPOINT) -> int |
     return int(match.group(1)) if match else None
 
 
+def runner_checkpoints(folder) -> list[Path]:
+    """The runner's ``states-<step>.ckpt`` files in ``folder`` (not its sub-folders), in step order
+    (the number in the file name, never the file time)."""
+    paths = [path for path in Path(folder).glob("states-*.ckpt") if checkpoint_step(path) is not None and path.is_file()]
+    return sorted(paths, key=checkpoint_step)
+
+
 def newest_checkpoint(folder, other_than=None) -> Path | None:
-    """The runner checkpoint ``states-<step>.ckpt`` of the highest step in ``folder`` (leaving out
-    ``other_than``), or None."""
-    candidates = [path for path in Path(folder).glob("states-*.ckpt") if path != other_than and checkpoint_step(path) is not None]
-    return max(candidates, key=checkpoint_step, default=None)
+    """The runner checkpoint of the highest step in ``folder`` (leaving out ``other_than``), or None;
+    whether it loads is ``experiments.resume.newest_intact_checkpoint``'s to say."""
+    candidates = [path for path in runner_checkpoints(folder) if path != other_than]
+    return candidates[-1] if candidates else None
 
 
 def atomic_save(obj, path, *args, **kwargs) -> None:

@@ -5,7 +5,8 @@ newest ``states-<step>.ckpt`` it loads), and ends in a bare AssertionError on a 
 checkpoints and in torch's traceback on a missing, truncated or foreign file. Here, instead:
 
 - a folder resumes from its newest intact ``states-<step>.ckpt`` (the step read from the file
-  name, as a number); newer ones that cannot be read (a crash, a full disk) are skipped with a
+  name, as a number, whatever the files' times; the one rule for "newest checkpoint", which the
+  results and the recipes use too: ``python -m s3prl_fusion.experiments.resume newest FOLDER``); newer ones that cannot be read (a crash, a full disk) are skipped with a
   warning naming them; a folder with no intact one stops with a message naming the folder;
 - a file that does not exist, cannot be read, or is not a checkpoint of s3prl's runner stops
   with a message naming the file and what is wrong.
@@ -16,12 +17,13 @@ way that is run.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import zipfile
 from pathlib import Path
 
-from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint
-from s3prl_fusion.errors import MissingPathError, UserError
+from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint, runner_checkpoints
+from s3prl_fusion.errors import MissingPathError, UserError, report_user_errors
 from s3prl_fusion.experiments.command_line import typed_flags
 
 RUNNER_CHECKPOINT_KEYS = ("Args", "Config")  # what s3prl's run_downstream.py reads from an -e checkpoint
@@ -55,9 +57,8 @@ def checkpoint_problem(path: Path) -> str | None:
 def newest_intact_checkpoint(folder: Path) -> Path:
     """The ``states-<step>.ckpt`` of ``folder`` with the highest step that can be loaded; a warning
     names each newer one skipped. MissingPathError when there is none."""
-    candidates = [path for path in folder.glob("states-*.ckpt") if checkpoint_step(path) is not None and path.is_file()]
     skipped = []
-    for candidate in sorted(candidates, key=checkpoint_step, reverse=True):
+    for candidate in reversed(runner_checkpoints(folder)):
         problem = checkpoint_problem(candidate)
         if problem is None:
             for name in skipped:
@@ -92,3 +93,22 @@ def checked_past_experiment(argv: list[str]) -> list[str]:
             "Give -e a states-<step>.ckpt or *-best.ckpt written by s3prl's runner, or its experiment folder."
         )
     return list(argv)
+
+
+@report_user_errors
+def main(argv: list[str] | None = None) -> None:
+    """``python -m s3prl_fusion.experiments.resume newest FOLDER``: print the checkpoint ``-e FOLDER``
+    resumes (the recipes' "newest checkpoint"); ``list FOLDER``: print its states-<step>.ckpt
+    files in step order, one a line."""
+    parser = argparse.ArgumentParser(prog="python -m s3prl_fusion.experiments.resume", description=main.__doc__)
+    parser.add_argument("action", choices=("newest", "list"))
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+    if args.action == "newest":
+        print(newest_intact_checkpoint(args.folder))
+    else:
+        print("\n".join(str(path) for path in runner_checkpoints(args.folder)))
+
+
+if __name__ == "__main__":
+    main()

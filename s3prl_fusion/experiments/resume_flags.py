@@ -44,5 +44,6 @@ def check_resume_flags(argv: list[str], args: argparse.Namespace) -> None:
     if differences:
         raise ResumeFlagsMismatch(
             f"-e {args.past_exp} resumes a checkpoint made with other flags: {'; '.join(differences)}. "
-            "Drop these flags to continue the checkpoint as it was made, or start a new experiment (-p) to use them."
+            "Drop these flags to continue the checkpoint as it was made, or start a new experiment in another folder "
+            "(-p; a recipe: another OUT_DIR) to use them."
         )

@@ -1,6 +1,9 @@
-"""Where a result came from: the checkpoint (file and step) and the members that built its features.
+"""Where a result came from: the checkpoint (file and step), the set-up it was trained with and the
+members that built its features.
 
-A result records ``checkpoint`` (the evaluated file), ``step`` (its optimizer update) and, where
+A result records ``checkpoint`` (the evaluated file), ``step`` (its optimizer update), ``upstream``
+and ``interface`` (the ``-u`` and ``-s`` the checkpoint was trained with, as its fusion featurizer
+recorded them, else as s3prl's runner saved its arguments: never the scoring command's) and, where
 the checkpoint's featurizer recorded them, ``members``: one dict per member with ``label``,
 ``kind``, ``source`` (Hugging Face id, local path, s3prl hub name, or the random-init config)
 and, for Whisper members, ``length_mode``; plus the upstream's ``autocast``. Checkpoints made before members were recorded carry only the member
@@ -11,19 +14,36 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, checkpoint_step, load_checkpoint
+from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, checkpoint_step, load_checkpoint, runner_checkpoints
+from s3prl_fusion.experiments.resume import newest_intact_checkpoint
+
+SETUP_KEYS = ("upstream", "interface", "members", "member_labels")  # what every run of one result must share
 
 
-def saved_checkpoints(expdir: Path) -> list[Path]:
-    """The ``states-<step>.ckpt`` files of ``expdir``, in step order (numerically, from the file name)."""
-    paths = [path for path in Path(expdir).glob("states-*.ckpt") if checkpoint_step(path) is not None]
-    return sorted(paths, key=checkpoint_step)
+def run_folders(expdir: Path) -> list[Path]:
+    """``expdir`` when training wrote its checkpoints there, else its sub-folders that hold some
+    (one run per fold or Mono-1h language, as the recipes lay them out)."""
+    expdir = Path(expdir)
+    if runner_checkpoints(expdir):
+        return [expdir]
+    return [folder for folder in sorted(expdir.iterdir()) if folder.is_dir() and runner_checkpoints(folder)] if expdir.is_dir() else []
 
 
-def newest_checkpoint_under(expdir: Path) -> Path | None:
-    """The most recently written checkpoint in ``expdir`` or its sub-folders (per-fold, per-language runs)."""
-    paths = [path for path in Path(expdir).rglob("*.ckpt") if path.is_file()]
-    return max(paths, key=lambda path: path.stat().st_mtime) if paths else None
+def newest_checkpoints_under(expdir: Path) -> list[Path]:
+    """The newest checkpoint of each run of ``expdir`` (``run_folders``), by the one rule of
+    ``s3prl_fusion.experiments.resume.newest_intact_checkpoint``: the highest intact step."""
+    return [newest_intact_checkpoint(folder) for folder in run_folders(expdir)]
+
+
+def recorded_setup(checkpoint: dict) -> dict:
+    """``upstream`` and ``interface`` (``-u``, ``-s``) a loaded checkpoint was trained with: its
+    fusion featurizer's recorded set-up, else the arguments s3prl's runner saved in it."""
+    setup = (checkpoint.get("Featurizer") or {}).get(EXTRA_STATE_KEY) or {}
+    args = checkpoint.get("Args")
+    return {
+        "upstream": setup.get("upstream") or getattr(args, "upstream", None),
+        "interface": setup.get("interface") or getattr(args, "upstream_feature_selection", None),
+    }
 
 
 def recorded_members(checkpoint: dict) -> dict:
@@ -40,7 +60,7 @@ def recorded_members(checkpoint: dict) -> dict:
 
 
 def provenance(checkpoint_path: Path) -> dict:
-    """``checkpoint``, ``step`` and the recorded members of the checkpoint a result was evaluated with."""
+    """``checkpoint``, ``step``, the recorded set-up and members of the checkpoint a result was evaluated with."""
     checkpoint = load_checkpoint(checkpoint_path)
     step = checkpoint.get("Step", checkpoint_step(checkpoint_path))
-    return {"checkpoint": str(checkpoint_path), "step": step, **recorded_members(checkpoint)}
+    return {"checkpoint": str(checkpoint_path), "step": step, **recorded_setup(checkpoint), **recorded_members(checkpoint)}

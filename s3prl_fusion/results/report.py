@@ -2,7 +2,9 @@
 
 The layout (Tables I and II in ``main``, Table III in ``per_language``) and how a row is named are
 described in ``s3prl_fusion.commands.report``, the command that writes them. The paper's numbers,
-set beside the matching rows, are read from ``data/paper_results.yaml`` (``paper_rows``).
+set beside the matching rows, are read from ``data/paper_results.yaml`` (``paper_rows``). A cell
+that is not what the paper's number is (``cell_note``: a part of the languages or folds, an SV
+checkpoint chosen otherwise) is marked and explained in every output, and set beside no paper number.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from matplotlib.figure import Figure
 
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.plots import MetricPanel, plot_metric_bars
@@ -30,6 +33,10 @@ FAMILY_TITLES = (("wavlm", "WavLM"), ("hubert", "HuBERT"), ("data2vec", "Data2Ve
 WHISPER_SIZES = ("tiny", "base", "small", "medium", "large")
 LARGE_TAGS = ("large", "medium")
 UNKNOWN_LENGTH_MODE = "unknown"
+PARTIAL = "*"  # the mean of a part of the task's languages or folds
+OTHER_SELECTION = "†"  # an SV checkpoint chosen otherwise than the paper's protocol
+PAPER_SV_SELECTION = "best-test"
+EMOTION_FOLDS = tuple(f"fold{number}" for number in range(1, 6))
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,15 @@ class UpstreamSet:
     section: str
 
 
+@dataclass(frozen=True)
+class CellNote:
+    """Why a cell is not comparable with the paper's number: ``marker`` (``PARTIAL`` or
+    ``OTHER_SELECTION``) and what the cell holds instead."""
+
+    marker: str
+    text: str
+
+
 @dataclass
 class Row:
     upstreams: UpstreamSet
@@ -87,10 +103,19 @@ class Row:
     whisper_length_mode: str = ""  # "" without a Whisper member; several Whisper members' modes joined by "+"
     values: dict[str, float] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)
+    notes: dict[str, CellNote] = field(default_factory=dict)  # column key -> its note, for marked cells only
 
     @property
     def paper(self) -> tuple[str, dict[str, float]] | None:
         return paper_rows().get((self.upstreams.label, self.interface))
+
+    def paper_value(self, column: str) -> float | None:
+        """The paper's number for ``column``, None where the paper has none or the cell is marked (not comparable)."""
+        return None if column in self.notes else (self.paper or (None, {}))[1].get(column)
+
+    def title(self) -> str:
+        mode = f" ({self.whisper_length_mode})" if self.whisper_length_mode else ""
+        return f"{self.upstreams.label} {INTERFACE_TITLES.get(self.interface, self.interface)}{mode}"
 
 
 MemberTitle = tuple[str, bool, bool]  # (title, is Whisper, is large scale)
@@ -195,6 +220,32 @@ def result_column(result: dict) -> str | None:
     return TASK_COLUMNS.get((result.get("task"), result.get("mode")))
 
 
+def missing_parts(result: dict, column: str) -> tuple[list[str], int]:
+    """(the Mono-1h pairs or emotion folds a result leaves out, how many the task has); nothing
+    for the other columns, or an emotion result that does not list its folds."""
+    if column == "mono_cer":
+        present = result.get("per_language") or {}
+        missing = result.get("missing_languages", [language for language in MONO_LANGUAGES if language not in present])
+        return list(missing), len(MONO_LANGUAGES)
+    if column == "er_acc" and result.get("per_fold"):
+        return [fold for fold in EMOTION_FOLDS if fold not in result["per_fold"]], len(EMOTION_FOLDS)
+    return [], 0
+
+
+def cell_note(result: dict, column: str) -> CellNote | None:
+    """What keeps a result from being the paper's kind of number in ``column`` (None when nothing does):
+    missing Mono-1h pairs or emotion folds, or an SV EER of one checkpoint instead of the best on test."""
+    missing, total = missing_parts(result, column)
+    if missing:
+        parts = "Mono-1h pairs" if column == "mono_cer" else "folds"
+        return CellNote(PARTIAL, f"mean of {total - len(missing)} of {total} {parts}, missing {', '.join(missing)}")
+    if column == "sv_eer" and result.get("selection") != PAPER_SV_SELECTION:
+        step = result.get("step")
+        return CellNote(OTHER_SELECTION, f"EER of one checkpoint{f' (step {step})' if step is not None else ''}, not the best of every "
+                                         "checkpoint on the test trials (the paper's SV protocol, SV_SELECT=best-test)")
+    return None
+
+
 def result_files(results_root: Path) -> list[Path]:
     """The result.json files under ``results_root``, less those inside a folder that has its own
     (the per-fold or per-language parts of a task's combined result)."""
@@ -224,6 +275,10 @@ def collect_rows(results_root: Path) -> list[Row]:
                 continue
         row.values[column] = float(result["value"])
         row.sources[column] = path
+        row.notes.pop(column, None)
+        note = cell_note(result, column)
+        if note is not None:
+            row.notes[column] = note
         if column == "mono_cer":
             row.values.update({language: float(value) for language, value in result.get("per_language", {}).items()})
     return sorted(rows.values(), key=_row_order)
@@ -244,12 +299,15 @@ def _row_order(row: Row) -> tuple:
 
 def with_language_average(rows: list[Row]) -> list[Row]:
     """The rows with any Mono-1h language result, each with ``average`` over its languages as
-    ESPnet averages Mono-1h (each language the mean of its sources, then the mean over languages)."""
+    ESPnet averages Mono-1h (each language the mean of its sources, then the mean over languages);
+    an average over a part of the pairs carries the Mono-1h cell's note."""
     language_rows = []
     for row in rows:
         present = {language: row.values[language] for language in MONO_LANGUAGES if language in row.values}
         if present:
             row.values["average"] = language_grouped_mean(present)[0]
+            if "mono_cer" in row.notes:
+                row.notes["average"] = row.notes["mono_cer"]
             language_rows.append(row)
     return language_rows
 
@@ -263,14 +321,15 @@ def sections(rows: list[Row]) -> list[tuple[str, str, list[Row]]]:
 
 
 def best_in_section(rows: list[Row], columns: tuple[Column, ...]) -> set[tuple[int, str]]:
-    """(row id, column key) of the best value of each column among ``rows`` (ties all count)."""
+    """(row id, column key) of the best value of each column among ``rows`` (ties all count); marked
+    cells (``Row.notes``) are not compared."""
     best = set()
     for column in columns:
-        values = [row.values[column.key] for row in rows if column.key in row.values]
+        values = [row.values[column.key] for row in rows if column.key in row.values and column.key not in row.notes]
         if not values:
             continue
         target = min(values) if column.lower_is_better else max(values)
-        best.update((id(row), column.key) for row in rows if row.values.get(column.key) == target)
+        best.update((id(row), column.key) for row in rows if row.values.get(column.key) == target and column.key not in row.notes)
     return best
 
 
@@ -278,8 +337,27 @@ def _number(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}"
 
 
+def _markdown_marker(marker: str) -> str:
+    """A marker as Markdown text (``*`` escaped, so it is not read as emphasis)."""
+    return "\\" + marker if marker == PARTIAL else marker
+
+
 def _column_title(column: Column) -> str:
     return f"{column.title} {'↓' if column.lower_is_better else '↑'}"
+
+
+def note_lines(rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> list[str]:
+    """One line per marked cell: its marker, row, column and note (and, beside the paper, why its number is not shown)."""
+    lines = []
+    for row in rows:
+        for column in columns:
+            note = row.notes.get(column.key)
+            if note is None:
+                continue
+            paper = (row.paper or (None, {}))[1].get(column.key) if with_paper else None
+            withheld = f" (the paper's {paper:.2f} is not set beside it: it is not the same measure)" if paper is not None else ""
+            lines.append(f"{note.marker} {row.title()}, {column.title}: {note.text}{withheld}")
+    return lines
 
 
 def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> str:
@@ -295,50 +373,50 @@ def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], wi
         for row in section_rows:
             cells = [row.upstreams.label, INTERFACE_TITLES.get(row.interface, row.interface), row.whisper_length_mode or MISSING]
             for column in columns:
-                text = _number(row.values.get(column.key))
+                text = _number(row.values.get(column.key)) + (_markdown_marker(row.notes[column.key].marker) if column.key in row.notes else "")
                 cells.append(f"**{text}**" if (id(row), column.key) in best else text)
             if with_paper:
-                paper_label, paper_values = row.paper or (MISSING, {})
-                cells += [paper_label, *(_number(paper_values.get(column.key)) for column in columns)]
+                cells += [(row.paper or (MISSING,))[0], *(_number(row.paper_value(column.key)) for column in columns)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    notes = note_lines(rows, columns, with_paper)
+    if notes:
+        lines += ["Marked cells:", "", *(f"- {_markdown_marker(line[0])}{line[1:]}" for line in notes), ""]
     return "\n".join(lines)
 
 
 def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> None:
     header = ["scale", "section", "upstreams", "interface", "whisper_length_mode"]
     for column in columns:
-        header += [column.key, f"{column.key}_best"] + ([f"{column.key}_paper"] if with_paper else [])
+        header += [column.key, f"{column.key}_best", f"{column.key}_note"] + ([f"{column.key}_paper"] if with_paper else [])
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(header)
         for scale, section, section_rows in sections(rows):
             best = best_in_section(section_rows, columns)
             for row in section_rows:
-                paper_values = (row.paper or (None, {}))[1]
                 cells = [scale, section, row.upstreams.label, row.interface, row.whisper_length_mode or MISSING]
                 for column in columns:
-                    cells += [_number(row.values.get(column.key)), int((id(row), column.key) in best)]
+                    note = row.notes.get(column.key)
+                    cells += [_number(row.values.get(column.key)), int((id(row), column.key) in best), f"{note.marker} {note.text}" if note else ""]
                     if with_paper:
-                        cells.append(_number(paper_values.get(column.key)))
+                        cells.append(_number(row.paper_value(column.key)))
                 writer.writerow(cells)
 
 
-def plot_main_table(path: Path, rows: list[Row]) -> None:
-    """The chart of ``main``: a bar panel per main column, a bar per row, the paper's value beside it."""
-    labels = [
-        f"{row.upstreams.label} {INTERFACE_TITLES.get(row.interface, row.interface)}" + (f" ({row.whisper_length_mode})" if row.whisper_length_mode else "")
-        for row in rows
-    ]
+def plot_main_table(path: Path, rows: list[Row]) -> Figure:
+    """The chart of ``main``: a bar panel per main column, a bar per row, the paper's value beside it;
+    a marked cell's bar carries its marker, no paper value, and its note below the panels."""
     panels = [
         MetricPanel(
             _column_title(column),
             values=[row.values.get(column.key, 0.0) for row in rows],
-            paper=[(row.paper or (None, {}))[1].get(column.key) for row in rows],
+            paper=[row.paper_value(column.key) for row in rows],
+            markers=[row.notes[column.key].marker if column.key in row.notes else "" for row in rows],
         )
         for column in MAIN_COLUMNS
     ]
-    plot_metric_bars(path, labels, panels)
+    return plot_metric_bars(path, [row.title() for row in rows], panels, notes=note_lines(rows, MAIN_COLUMNS, with_paper=True))
 
 
 def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from s3prl_fusion.experiments.checkpoints import checkpoint_step
+from s3prl_fusion.experiments.checkpoints import checkpoint_step, runner_checkpoints
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results import ScoringError
-from s3prl_fusion.results.provenance import saved_checkpoints
 
 METRIC = "eer"
 LOWER_IS_BETTER = True
@@ -64,7 +63,7 @@ def scored_steps_dir(expdir: Path, split: str) -> Path:
 def read_best_result(expdir: Path, split: str) -> dict:
     """The lowest EER over every saved checkpoint of ``expdir`` (each scored into ``<split>_by_step/<step>/``),
     with the step and checkpoint it came from and every step's EER."""
-    checkpoints = saved_checkpoints(expdir)
+    checkpoints = runner_checkpoints(expdir)
     if not checkpoints:
         raise MissingPathError(f"no states-<step>.ckpt in {expdir}: train first")
     by_step = scored_steps_dir(expdir, split)
