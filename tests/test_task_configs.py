@@ -20,9 +20,12 @@ SHIPPED_TASK_CONFIGS = (
     "asr/config.yaml",
     "asr/demo.yaml",
     "emotion/config.yaml",
+    "fluent_commands/config.yaml",
     "ml_superb/config.yaml",
+    "speech_commands/config.yaml",
     "sv_voxceleb1/config.yaml",
     "sv_voxceleb1/config_simplified.yaml",
+    "voxceleb1/config.yaml",
 )
 # The `interface:` block each of the shipped task configs once wrote out in full: the settings
 # every run of theirs has used, whatever each config now writes.

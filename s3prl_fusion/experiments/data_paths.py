@@ -12,12 +12,18 @@ REQUIRED_PATHS = {
     # s3prl's sv_voxceleb1 expert builds its dev trial set from dev_meta_data even when dev is never scored
     "sv_voxceleb1": [("file_path", "dir"), ("dev_meta_data", "file"), ("test_meta_data", "file")],
     "ml_superb": [("root", "dir")],
+    "fluent_commands": [("file_path", "dir")],
+    "speech_commands": [("speech_commands_root", "dir"), ("speech_commands_test_root", "dir")],
+    "voxceleb1": [("file_path", "dir"), ("meta_data", "file")],
 }
 HOW_TO_PREPARE = {
     "asr": "s3prl-fusion prepare librispeech --root <LibriSpeech> --out <tables> (or recipes/asr.sh)",
     "emotion": "s3prl-fusion prepare iemocap (or recipes/emotion.sh)",
     "sv_voxceleb1": "recipes/sv.sh",
     "ml_superb": "recipes/ml_superb.sh",
+    "speech_commands": "download and extract speech_commands_v0.01.tar.gz and speech_commands_test_set_v0.01.tar.gz (no preparation step)",
+    "fluent_commands": "download and extract fluent_speech_commands_dataset (no preparation step)",
+    "voxceleb1": "download VoxCeleb1 (dev/wav, test/wav) and its iden_split.txt (no preparation step)",
 }
 
 

@@ -30,6 +30,12 @@ of a checkout)                             under torchrun) and, without CUDA, it
 ``s3prl.downstream.sv_voxceleb1.dataset``  ``SpeakerVerifi_train.__init__`` (``sv_task``)
 ``s3prl.downstream.sv_voxceleb1.expert``   ``DownstreamExpert.forward`` / ``log_records``
                                            (``sv_task``)
+``s3prl.downstream.speech_commands.expert``  nothing; while it executes, a stand-in for
+                                           catalyst's ``DistributedSamplerWrapper`` when
+                                           catalyst is missing (``speech_commands_task``)
+``s3prl.downstream.voxceleb1.dataset``     ``SpeakerClassifiDataset.__init__``: file lists
+                                           cached per data folder and split file
+                                           (``voxceleb1_task``)
 ``s3prl.nn``                               ``S3PRLUpstream`` subclassed, not changed (``nn``)
 =========================================  ================================================
 
