@@ -27,12 +27,13 @@ from s3prl_fusion.s3prl_adapter.patches.runner import RUNNER_TARGETS, patch_runn
 from s3prl_fusion.s3prl_adapter.patches.script import SCRIPT_TARGETS
 from s3prl_fusion.s3prl_adapter.patches.sv_task import SV_DATASET_TARGETS, SV_EXPERT_TARGETS
 from s3prl_fusion.s3prl_adapter.patches.voxceleb1_task import SID_DATASET_TARGETS
+from s3prl_fusion.s3prl_adapter.patches.ctc_task import CTC_DATA_TARGETS
 from s3prl_fusion.s3prl_adapter.internals.targets import TESTED_S3PRL_VERSIONS, PatchTarget, UnsupportedS3PRLError, installed_s3prl_version
 from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_waveforms
 
 PACKAGE = REPO_ROOT / "s3prl_fusion"
 ADAPTER = PACKAGE / "s3prl_adapter"
-ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *SID_DATASET_TARGETS, *NN_TARGETS)
+ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *SID_DATASET_TARGETS, *CTC_DATA_TARGETS, *NN_TARGETS)
 
 
 def stock_module(name: str, replaced: str | None = None, replacement: str | None = None) -> types.ModuleType:
@@ -52,7 +53,7 @@ def stock_module(name: str, replaced: str | None = None, replacement: str | None
 def test_the_installed_s3prl_has_everything_each_patch_was_written_for():
     modules = sorted({target.module for target in ALL_TARGETS})
     assert modules == [
-        "s3prl.downstream.runner", "s3prl.downstream.sv_voxceleb1.dataset", "s3prl.downstream.sv_voxceleb1.expert",
+        "s3prl.downstream.ctc.data", "s3prl.downstream.runner", "s3prl.downstream.sv_voxceleb1.dataset", "s3prl.downstream.sv_voxceleb1.expert",
         "s3prl.downstream.voxceleb1.dataset", "s3prl.hub", "s3prl.nn.upstream", "s3prl.run_downstream",
     ]
     stock = {name: stock_module(name) for name in modules}

@@ -19,7 +19,13 @@ from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure
 CORPORA = REPO_ROOT / "corpora"
 VOXCELEB1_MINI = CORPORA / "VoxCeleb1"
 SMALL_RUN = ["config.runner.total_steps=2", "config.runner.save_step=2", "config.runner.log_step=1", "config.runner.gradient_accumulate_steps=1"]
+CTC_CONFIGS = REPO_ROOT / "downstream_configs" / "ctc"
+CTC_SMALL = ["config.downstream_expert.corpus.batch_size=2", "config.downstream_expert.corpus.num_workers=0"]
 TASK_DATA = {
+    "libriphone": [f"config.downstream_expert.corpus.path='{CORPORA / 'LibriSpeech'}'",
+                   f"config.downstream_expert.corpus.lexicon=['{CORPORA / 'LibriSpeech' / 'phones' / 'lexicon.txt'}']", *CTC_SMALL],
+    "snips": [f"config.downstream_expert.corpus.path='{CORPORA / 'SNIPS'}'", f"config.downstream_expert.text.slots_file='{CORPORA / 'SNIPS' / 'slots.txt'}'",
+              "config.downstream_expert.model.project_dim=32", "config.downstream_expert.model.RNNs.dim=[32,32]", *CTC_SMALL],
     "fluent_commands": [f"config.downstream_expert.datarc.file_path='{CORPORA / 'fluent_speech_commands_dataset'}'",
                         "config.downstream_expert.datarc.train_batch_size=2", "config.downstream_expert.datarc.eval_batch_size=4",
                         "config.downstream_expert.datarc.num_workers=0"],
@@ -34,10 +40,12 @@ TASK_DATA = {
 
 
 def train_and_test(tmp_path: Path, task: str, interface: str, overrides: list[str] = ()) -> Path:
-    """Train two steps of ``-d task -s interface`` with the shipped config, then evaluate the test split; the experiment folder."""
+    """Train two steps of ``-d task -s interface`` with the shipped config, then evaluate the test split; the experiment folder.
+    ``libriphone`` / ``snips`` are ``-d ctc`` with that shipped config."""
     expdir = tmp_path / f"{task}-{interface}"
     environment = {"S3PRL_FUSION_CACHE": str(tmp_path / "cache")}
-    run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", interface, "-d", task,
+    task_flags = ["-d", "ctc", "-c", str(CTC_CONFIGS / f"{task}.yaml")] if task in ("libriphone", "snips") else ["-d", task]
+    run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", interface, *task_flags,
                 "-p", str(expdir), "--device", "cpu", "-o", ",,".join([*SMALL_RUN, *TASK_DATA[task], *overrides])], cwd=tmp_path, env=environment)
     assert (expdir / "states-2.ckpt").is_file()
     run_python(["-m", "s3prl_fusion.run_downstream", "-m", "evaluate", "-e", str(expdir / "states-2.ckpt"), "-t", "test", "--device", "cpu"],
@@ -124,3 +132,49 @@ def test_speaker_identification_split_file_is_checked_before_training(tmp_path):
 def test_intent_classification_data_folder_is_checked_before_training(tmp_path):
     stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "fluent_commands")
     assert "config.downstream_expert.datarc.file_path = /path/to/fluent_speech_commands_dataset (dir not found)" in stderr
+
+
+def ark_ids(path: Path) -> list[str]:
+    return sorted(line.split(" ", 1)[0] for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("interface", ["hconv", "ws"])
+def test_phone_recognition_writes_test_hyp_ark(tmp_path, interface):
+    expdir = train_and_test(tmp_path, "libriphone", interface)
+    assert ark_ids(expdir / "test-hyp.ark") == sorted(path.stem for path in (CORPORA / "LibriSpeech" / "test-clean").rglob("*.flac"))
+    phones = set((CTC_CONFIGS / "phoneme.txt").read_text().split())
+    references = [line.split()[1:] for line in (expdir / "test-ref.ark").read_text().splitlines()]
+    assert all(reference and set(reference) <= phones for reference in references)  # the lexicon's phones of each transcript
+
+
+@pytest.mark.parametrize("interface", ["hconv", "ws"])
+def test_slot_filling_writes_test_hyp_ark(tmp_path, interface):
+    expdir = train_and_test(tmp_path, "snips", interface)
+    test_files = sorted(path.stem for path in (CORPORA / "SNIPS" / "test").glob("*.wav") if path.stem.startswith(("Brian", "Emma")))
+    assert ark_ids(expdir / "test-hyp.ark") == test_files and len(test_files) == 4
+    references = dict(line.split(" ", 1) for line in (expdir / "test-ref.ark").read_text().splitlines())
+    assert references["Brian-snips-test-0"] == "PLAY B-artist THE BEATLES E-artist ON B-service SPOTIFY E-service"  # read with the slot tags
+
+
+def test_ctc_loaders_keep_the_configured_workers():
+    """s3prl's load_dataset popped num_workers on its first call: every later loader used 12."""
+    from s3prl.downstream.ctc.data import load_dataset
+    from s3prl.downstream.ctc.text import load_text_encoder
+
+    tokenizer = load_text_encoder("word", str(CTC_CONFIGS / "phoneme.txt"))
+    corpus = {"name": "libriphone", "path": str(CORPORA / "LibriSpeech"), "lexicon": [str(CORPORA / "LibriSpeech" / "phones" / "lexicon.txt")],
+              "train": ["train-clean-100"], "dev": ["dev-clean"], "test": ["test-clean"], "bucketing": True, "batch_size": 2, "num_workers": 0}
+    assert [load_dataset(split, tokenizer, corpus).num_workers for split in ("train", "dev", "test")] == [0, 0, 0]
+    assert corpus["num_workers"] == 0
+
+
+def test_ctc_without_a_config_names_the_shipped_ones(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "ctc")
+    assert "task -d ctc has one shipped config per corpus: pass -c with one of" in stderr and "libriphone.yaml" in stderr and "snips.yaml" in stderr
+
+
+def test_phone_recognition_lexicon_is_checked_before_training(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "ctc", "-c", str(CTC_CONFIGS / "libriphone.yaml"),
+                            "-o", f"config.downstream_expert.corpus.path='{CORPORA / 'LibriSpeech'}'")
+    assert "config.downstream_expert.corpus.lexicon = /path/to/lexicon/librispeech-lexicon-200k-g2p.txt (file not found)" in stderr
+    assert "config.downstream_expert.text.vocab_file" not in stderr  # the shipped phone list beside the config is found

@@ -30,6 +30,9 @@ of a checkout)                             under torchrun) and, without CUDA, it
 ``s3prl.downstream.sv_voxceleb1.dataset``  ``SpeakerVerifi_train.__init__`` (``sv_task``)
 ``s3prl.downstream.sv_voxceleb1.expert``   ``DownstreamExpert.forward`` / ``log_records``
                                            (``sv_task``)
+``s3prl.downstream.ctc.data``              ``load_dataset`` (keeps ``num_workers``); the
+                                           plugin's ``libriphone`` / ``snips`` readers as
+                                           ``s3prl.downstream.ctc.corpus.*`` (``ctc_task``)
 ``s3prl.downstream.speech_commands.expert``  nothing; while it executes, a stand-in for
                                            catalyst's ``DistributedSamplerWrapper`` when
                                            catalyst is missing (``speech_commands_task``)
