@@ -5,13 +5,17 @@ s3prl's task code sets (the speaker-identification file lists) and the early dat
 from __future__ import annotations
 
 import csv
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch.utils.data import WeightedRandomSampler
 
+from s3prl_fusion.experiments.data_paths import MissingDataError, check_data_paths
+from s3prl_fusion.experiments.task_dependencies import MissingTaskDependencyError, check_task_dependencies
 from s3prl_fusion.s3prl_adapter.patches.speech_commands_task import DistributedSamplerWrapper
 
 from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure
@@ -178,3 +182,25 @@ def test_phone_recognition_lexicon_is_checked_before_training(tmp_path):
                             "-o", f"config.downstream_expert.corpus.path='{CORPORA / 'LibriSpeech'}'")
     assert "config.downstream_expert.corpus.lexicon = /path/to/lexicon/librispeech-lexicon-200k-g2p.txt (file not found)" in stderr
     assert "config.downstream_expert.text.vocab_file" not in stderr  # the shipped phone list beside the config is found
+
+
+@pytest.mark.parametrize("task, missing", [("diarization", "h5py"), ("quesst14_dtw", "dtw-python, lxml")])
+def test_a_task_package_s3prl_installs_only_with_its_dev_extras_is_named(monkeypatch, task, missing):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingTaskDependencyError, match=rf"-d {task} needs {missing}, .*: pip install {missing.replace(',', '')}"):
+        check_task_dependencies(task)
+    check_task_dependencies("fluent_commands")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("h5py") is not None, reason="h5py is installed here: the runner goes on to import s3prl's diarization code")
+def test_diarization_without_h5py_stops_before_the_runner_imports_it(tmp_path):
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "diarization")
+    assert "-d diarization needs h5py" in stderr and "pip install h5py" in stderr
+
+
+def test_diarization_data_folders_are_checked_before_training(monkeypatch):
+    config = yaml.safe_load((REPO_ROOT / "downstream_configs" / "diarization" / "config.yaml").read_text())
+    config["downstream_expert"]["loaderrc"].update({f"{split}_dir": str(CORPORA / "Libri2Mix" / "data" / split) for split in ("train", "dev")})
+    with pytest.raises(MissingDataError, match=r"config.downstream_expert.loaderrc.test_dir = /path/to/libri2mix/data/test \(dir not found\)") as missing:
+        check_data_paths("diarization", config)
+    assert "train_dir" not in str(missing.value)

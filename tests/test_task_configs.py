@@ -19,6 +19,7 @@ from s3prl_fusion.experiments.task_configs import available_tasks, config_root, 
 SHIPPED_TASK_CONFIGS = (
     "asr/config.yaml",
     "asr/demo.yaml",
+    "diarization/config.yaml",
     "ctc/libriphone.yaml",
     "ctc/snips.yaml",
     "emotion/config.yaml",

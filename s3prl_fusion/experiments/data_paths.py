@@ -15,6 +15,7 @@ REQUIRED_PATHS = {
     "fluent_commands": [("datarc.file_path", "dir")],
     "speech_commands": [("datarc.speech_commands_root", "dir"), ("datarc.speech_commands_test_root", "dir")],
     "voxceleb1": [("datarc.file_path", "dir"), ("datarc.meta_data", "file")],
+    "diarization": [("loaderrc.train_dir", "dir"), ("loaderrc.dev_dir", "dir"), ("loaderrc.test_dir", "dir")],
     # phone recognition (corpus.name libriphone) and slot filling (snips) each set only some of these
     "ctc": [("corpus.path", "dir"), ("corpus.lexicon", "file"), ("text.vocab_file", "file"), ("text.slots_file", "file")],
 }
@@ -26,6 +27,7 @@ HOW_TO_PREPARE = {
     "speech_commands": "download and extract speech_commands_v0.01.tar.gz and speech_commands_test_set_v0.01.tar.gz (no preparation step)",
     "fluent_commands": "download and extract fluent_speech_commands_dataset (no preparation step)",
     "ctc": "download LibriSpeech and s3prl's downstream/ctc/lexicon/*-g2p.txt (phone recognition) or SNIPS (slot filling)",
+    "diarization": "Kaldi-style data folders (wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm) of Libri2Mix, as s3prl's diarization README makes them",
     "voxceleb1": "download VoxCeleb1 (dev/wav, test/wav) and its iden_split.txt (no preparation step)",
 }
 
