@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,6 +37,9 @@ TASK_DATA = {
     "speech_commands": [f"config.downstream_expert.datarc.speech_commands_root='{CORPORA / 'SpeechCommands' / 'speech_commands_v0.01'}'",
                         f"config.downstream_expert.datarc.speech_commands_test_root='{CORPORA / 'SpeechCommands' / 'speech_commands_test_set_v0.01'}'",
                         "config.downstream_expert.datarc.batch_size=2", "config.downstream_expert.datarc.num_workers=0"],
+    "diarization": [*(f"config.downstream_expert.loaderrc.{split}_dir='{{data}}/{split}'" for split in ("train", "dev", "test")),
+                    "config.downstream_expert.loaderrc.train_batchsize=2", "config.downstream_expert.loaderrc.num_workers=0",
+                    "config.downstream_expert.modelrc.hidden_size=32"],
     "voxceleb1": [f"config.downstream_expert.datarc.file_path='{VOXCELEB1_MINI}'",
                   f"config.downstream_expert.datarc.meta_data='{VOXCELEB1_MINI / 'iden_split_mini.txt'}'",
                   "config.downstream_expert.datarc.train_batch_size=2", "config.downstream_expert.datarc.eval_batch_size=4",
@@ -50,7 +54,8 @@ def train_and_test(tmp_path: Path, task: str, interface: str, overrides: list[st
     environment = {"S3PRL_FUSION_CACHE": str(tmp_path / "cache")}
     task_flags = ["-d", "ctc", "-c", str(CTC_CONFIGS / f"{task}.yaml")] if task in ("libriphone", "snips") else ["-d", task]
     run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", interface, *task_flags,
-                "-p", str(expdir), "--device", "cpu", "-o", ",,".join([*SMALL_RUN, *TASK_DATA[task], *overrides])], cwd=tmp_path, env=environment)
+                "-p", str(expdir), "--device", "cpu", "-o", ",,".join([*SMALL_RUN, *TASK_DATA[task], *overrides]).replace("{data}", str(tmp_path))],
+               cwd=tmp_path, env=environment)
     assert (expdir / "states-2.ckpt").is_file()
     run_python(["-m", "s3prl_fusion.run_downstream", "-m", "evaluate", "-e", str(expdir / "states-2.ckpt"), "-t", "test", "--device", "cpu"],
                cwd=tmp_path, env=environment)
@@ -194,7 +199,9 @@ def test_a_task_package_s3prl_installs_only_with_its_dev_extras_is_named(monkeyp
 
 @pytest.mark.skipif(importlib.util.find_spec("h5py") is not None, reason="h5py is installed here: the runner goes on to import s3prl's diarization code")
 def test_diarization_without_h5py_stops_before_the_runner_imports_it(tmp_path):
-    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "diarization")
+    libri2mix_data_folders(tmp_path)
+    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "diarization",
+                            "-o", ",,".join(TASK_DATA["diarization"]).replace("{data}", str(tmp_path)))
     assert "-d diarization needs h5py" in stderr and "pip install h5py" in stderr
 
 
@@ -204,3 +211,27 @@ def test_diarization_data_folders_are_checked_before_training(monkeypatch):
     with pytest.raises(MissingDataError, match=r"config.downstream_expert.loaderrc.test_dir = /path/to/libri2mix/data/test \(dir not found\)") as missing:
         check_data_paths("diarization", config)
     assert "train_dir" not in str(missing.value)
+
+
+def libri2mix_data_folders(folder: Path) -> None:
+    """The miniature Libri2Mix's Kaldi folders under ``folder``, their wav.scp paths made absolute."""
+    for split in ("train", "dev", "test"):
+        shutil.copytree(CORPORA / "Libri2Mix" / "data" / split, folder / split)
+        scp = folder / split / "wav.scp"
+        scp.write_text("".join(f"{recording} {CORPORA / 'Libri2Mix' / path}\n" for recording, path in (line.split() for line in scp.read_text().splitlines())))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("h5py") is None, reason="s3prl's diarization code imports h5py, not installed here (pip install h5py)")
+@pytest.mark.parametrize("interface", ["hconv", "ws"])
+def test_diarization_writes_scoring_predictions(tmp_path, interface):
+    import h5py
+
+    libri2mix_data_folders(tmp_path)
+    expdir = train_and_test(tmp_path, "diarization", interface)
+    recordings = sorted(line.split()[0] for line in (tmp_path / "test" / "wav.scp").read_text().splitlines())
+    predictions = sorted((expdir / "scoring" / "predictions").glob("*.h5"))
+    assert [path.stem for path in predictions] == recordings
+    for path in predictions:
+        with h5py.File(path) as prediction:
+            frames, speakers = prediction["T_hat"].shape
+        assert speakers == 2 and frames > 0
