@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import shutil
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,34 @@ def test_diarization_writes_scoring_predictions(tmp_path, interface):
         with h5py.File(path) as prediction:
             frames, speakers = prediction["T_hat"].shape
         assert speakers == 2 and frames > 0
+
+
+def evaluate_query_by_example(tmp_path: Path, *feature_flags: str) -> Path:
+    expdir = tmp_path / "quesst14_dtw"
+    run_python(["-m", "s3prl_fusion.run_downstream", "-m", "evaluate", "-t", "dev", "-u", "fused", "-g", str(DEMO_UPSTREAM), *feature_flags,
+                "-d", "quesst14_dtw", "-p", str(expdir), "--device", "cpu", "-o", ",,".join([
+                    f"config.downstream_expert.datarc.dataset_root='{CORPORA / 'quesst14Database'}'",
+                    "config.downstream_expert.datarc.num_workers=0", "config.downstream_expert.max_workers=1"])], cwd=tmp_path)
+    return expdir
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ("dtw", "lxml")),
+                    reason="s3prl's quesst14_dtw code imports dtw-python and lxml, not installed here (pip install dtw-python lxml)")
+@pytest.mark.parametrize("feature_flags", [("-s", "hidden_states", "-l", "2"), ("-s", "ws")], ids=["hidden_states", "ws"])
+def test_query_by_example_writes_the_detection_list(tmp_path, feature_flags):
+    expdir = evaluate_query_by_example(tmp_path, *feature_flags)
+    detections = ET.parse(expdir / "benchmark.stdlist.xml").getroot().findall("detected_termlist")
+    queries = sorted(path.stem for path in (CORPORA / "quesst14Database" / "dev_queries").glob("*.wav"))
+    english = sorted(line.split()[0].rsplit("/", 1)[-1].removesuffix(".wav") for line in
+                     (CORPORA / "quesst14Database" / "scoring" / "language_key_utterances.lst").read_text().splitlines() if line.split()[1] == "nnenglish")
+    assert sorted(termlist.get("termid") for termlist in detections) == queries
+    for termlist in detections:
+        assert sorted(term.get("file") for term in termlist.findall("term")) == english
+
+
+def test_query_by_example_data_root_is_checked_before_evaluating():
+    config = yaml.safe_load((REPO_ROOT / "downstream_configs" / "quesst14_dtw" / "config.yaml").read_text())
+    with pytest.raises(MissingDataError, match=r"config.downstream_expert.datarc.dataset_root = /path/to/quesst14Database \(dir not found\)"):
+        check_data_paths("quesst14_dtw", config)
+    config["downstream_expert"]["datarc"]["dataset_root"] = str(CORPORA / "quesst14Database")
+    check_data_paths("quesst14_dtw", config)

@@ -16,6 +16,7 @@ REQUIRED_PATHS = {
     "speech_commands": [("datarc.speech_commands_root", "dir"), ("datarc.speech_commands_test_root", "dir")],
     "voxceleb1": [("datarc.file_path", "dir"), ("datarc.meta_data", "file")],
     "diarization": [("loaderrc.train_dir", "dir"), ("loaderrc.dev_dir", "dir"), ("loaderrc.test_dir", "dir")],
+    "quesst14_dtw": [("datarc.dataset_root", "dir")],
     # phone recognition (corpus.name libriphone) and slot filling (snips) each set only some of these
     "ctc": [("corpus.path", "dir"), ("corpus.lexicon", "file"), ("text.vocab_file", "file"), ("text.slots_file", "file")],
 }
@@ -28,6 +29,7 @@ HOW_TO_PREPARE = {
     "fluent_commands": "download and extract fluent_speech_commands_dataset (no preparation step)",
     "ctc": "download LibriSpeech and s3prl's downstream/ctc/lexicon/*-g2p.txt (phone recognition) or SNIPS (slot filling)",
     "diarization": "Kaldi-style data folders (wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm) of Libri2Mix, as s3prl's diarization README makes them",
+    "quesst14_dtw": "download and extract quesst14Database (no preparation step)",
     "voxceleb1": "download VoxCeleb1 (dev/wav, test/wav) and its iden_split.txt (no preparation step)",
 }
 
