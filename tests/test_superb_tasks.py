@@ -17,6 +17,7 @@ import yaml
 from torch.utils.data import WeightedRandomSampler
 
 from s3prl_fusion.experiments.data_paths import MissingDataError, check_data_paths
+from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.experiments.task_dependencies import MissingTaskDependencyError, check_task_dependencies
 from s3prl_fusion.s3prl_adapter.patches.speech_commands_task import DistributedSamplerWrapper
 
@@ -115,7 +116,7 @@ def test_keyword_spotting_test_folder_is_checked_before_training(tmp_path):
     assert "config.downstream_expert.datarc.speech_commands_test_root = /path/to/speech_commands_test_set_v0.01 (dir not found)" in stderr
 
 
-def test_speaker_identification_lists_follow_the_split_file(tmp_path):
+def test_speaker_identification_lists_follow_the_split_file(tmp_path, monkeypatch):
     """s3prl caches the file lists by split name alone: a second split file would reuse the first one's lists."""
     from s3prl.downstream.voxceleb1.dataset import SpeakerClassifiDataset
 
@@ -123,12 +124,9 @@ def test_speaker_identification_lists_follow_the_split_file(tmp_path):
     first, second = tmp_path / "first.txt", tmp_path / "second.txt"
     first.write_text("\n".join(lines) + "\n")
     second.write_text("\n".join(line for line in lines if "id10001" not in line) + "\n")
-    run = {"S3PRL_FUSION_CACHE": str(tmp_path / "cache")}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in run.items():
-            patch.setenv(name, value)
-        assert len(SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(first)).dataset) == 24
-        reread = SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(second))
+    monkeypatch.setenv("S3PRL_FUSION_CACHE", str(tmp_path / "cache"))
+    assert len(SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(first)).dataset) == 24
+    reread = SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(second))
     assert len(reread.dataset) == 22 and not any("id10001" in path for path in reread.dataset)
     assert sorted(set(reread.label)) == [index for index in range(8) if index != 0] + list(range(269, 273))
 
@@ -267,3 +265,13 @@ def test_query_by_example_data_root_is_checked_before_evaluating():
         check_data_paths("quesst14_dtw", config)
     config["downstream_expert"]["datarc"]["dataset_root"] = str(CORPORA / "quesst14Database")
     check_data_paths("quesst14_dtw", config)
+
+
+def test_speaker_identification_names_a_listed_file_missing_from_the_data_folder(tmp_path, monkeypatch):
+    from s3prl.downstream.voxceleb1.dataset import SpeakerClassifiDataset
+
+    monkeypatch.setenv("S3PRL_FUSION_CACHE", str(tmp_path / "cache"))
+    split = tmp_path / "split.txt"
+    split.write_text("1 id10001/nosuchvideo/00001.wav\n")
+    with pytest.raises(MissingPathError, match=rf"id10001/nosuchvideo/00001.wav of the VoxCeleb1 split file is not under {VOXCELEB1_MINI}/\*/wav/"):
+        SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(split))
