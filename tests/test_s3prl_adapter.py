@@ -27,12 +27,14 @@ from s3prl_fusion.s3prl_adapter.nn import NN_TARGETS
 from s3prl_fusion.s3prl_adapter.patches.runner import RUNNER_TARGETS, patch_runner
 from s3prl_fusion.s3prl_adapter.patches.script import SCRIPT_TARGETS
 from s3prl_fusion.s3prl_adapter.patches.sv_task import SV_DATASET_TARGETS, SV_EXPERT_TARGETS
+from s3prl_fusion.s3prl_adapter.patches.voxceleb1_task import SID_DATASET_TARGETS
+from s3prl_fusion.s3prl_adapter.patches.ctc_task import CTC_DATA_TARGETS
 from s3prl_fusion.s3prl_adapter.internals.targets import TESTED_S3PRL_VERSIONS, PatchTarget, UnsupportedS3PRLError, installed_s3prl_version
 from s3prl_fusion.upstreams.input_checks import InvalidAudioError, check_waveforms
 
 PACKAGE = REPO_ROOT / "s3prl_fusion"
 ADAPTER = PACKAGE / "s3prl_adapter"
-ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *NN_TARGETS, *HUB_MODEL_TARGETS)
+ALL_TARGETS = (*HUB_TARGETS, *RUNNER_TARGETS, *SCRIPT_TARGETS, *SV_DATASET_TARGETS, *SV_EXPERT_TARGETS, *SID_DATASET_TARGETS, *CTC_DATA_TARGETS, *NN_TARGETS, *HUB_MODEL_TARGETS)
 
 
 def stock_module(name: str, replaced: str | None = None, replacement: str | None = None, written_to: Path | None = None) -> types.ModuleType:
@@ -56,9 +58,9 @@ def stock_module(name: str, replaced: str | None = None, replacement: str | None
 def test_the_installed_s3prl_has_everything_each_patch_was_written_for():
     modules = sorted({target.module for target in ALL_TARGETS})
     assert modules == [
-        "s3prl.downstream.runner", "s3prl.downstream.sv_voxceleb1.dataset", "s3prl.downstream.sv_voxceleb1.expert",
-        "s3prl.hub", "s3prl.nn.upstream", "s3prl.run_downstream", "s3prl.upstream.baseline.expert", "s3prl.upstream.hubert.hubert_model",
-        "s3prl.upstream.wav2vec2.wav2vec2_model", "s3prl.upstream.wavlm.WavLM",
+        "s3prl.downstream.ctc.data", "s3prl.downstream.runner", "s3prl.downstream.sv_voxceleb1.dataset", "s3prl.downstream.sv_voxceleb1.expert",
+        "s3prl.downstream.voxceleb1.dataset", "s3prl.hub", "s3prl.nn.upstream", "s3prl.run_downstream", "s3prl.upstream.baseline.expert",
+        "s3prl.upstream.hubert.hubert_model", "s3prl.upstream.wav2vec2.wav2vec2_model", "s3prl.upstream.wavlm.WavLM",
     ]
     stock = {name: stock_module(name) for name in modules}
     for target in ALL_TARGETS:
@@ -95,7 +97,7 @@ def test_every_hook_on_an_s3prl_module_is_the_adapters():
     for table in (hooks._HOOKS, hooks._COMPAT_HOOKS):
         for module, (before, after) in table.items():
             if module.startswith("s3prl."):
-                assert before is None and after.startswith("s3prl_fusion.s3prl_adapter."), (module, after)
+                assert all(hook is None or hook.startswith("s3prl_fusion.s3prl_adapter.") for hook in (before, after)), (module, before, after)
                 importlib.import_module(after.split(":")[0])
 
 

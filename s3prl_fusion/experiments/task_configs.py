@@ -34,6 +34,9 @@ def resolve_task_config(task: str, working_dir: Path | None = None) -> Path:
     shipped = config_root() / task / "config.yaml"
     if shipped.is_file():
         return shipped
+    choices = sorted(config_root().glob(f"{task}/*.yaml"))
+    if choices:
+        raise UnknownNameError(f"task -d {task} has one shipped config per corpus: pass -c with one of {', '.join(map(str, choices))}")
     raise UnknownNameError(
         f"no config for task -d {task}: neither {local} nor a shipped one exists. "
         f"Shipped tasks: {', '.join(available_tasks())}; or pass -c <config.yaml>."

@@ -30,6 +30,15 @@ of a checkout)                             under torchrun) and, without CUDA, it
 ``s3prl.downstream.sv_voxceleb1.dataset``  ``SpeakerVerifi_train.__init__`` (``sv_task``)
 ``s3prl.downstream.sv_voxceleb1.expert``   ``DownstreamExpert.forward`` / ``log_records``
                                            (``sv_task``)
+``s3prl.downstream.ctc.data``              ``load_dataset`` (keeps ``num_workers``); the
+                                           plugin's ``libriphone`` / ``snips`` readers as
+                                           ``s3prl.downstream.ctc.corpus.*`` (``ctc_task``)
+``s3prl.downstream.speech_commands.expert``  nothing; while it executes, a stand-in for
+                                           catalyst's ``DistributedSamplerWrapper`` when
+                                           catalyst is missing (``speech_commands_task``)
+``s3prl.downstream.voxceleb1.dataset``     ``SpeakerClassifiDataset.__init__``: file lists
+                                           cached per data folder and split file
+                                           (``voxceleb1_task``)
 ``s3prl.nn``                               ``S3PRLUpstream`` subclassed, not changed (``nn``)
 ``s3prl.upstream.wavlm.WavLM``,            on a fused member's model objects, never the
 ``s3prl.upstream.hubert.hubert_model``,    classes: WavLM / HuBERT's ``forward_padding_mask``

@@ -4,8 +4,8 @@ module is first imported (``hooks.py``), after ``RUNNER_TARGETS`` are checked:
 - ``Runner.__init__``: checks before anything is built, cheapest first: ``-e`` with flags that
   contradict the checkpoint, ``${config_dir}`` expanded in the task config, the audio policy
   (config key ``audio``), ``-u`` / ``-s`` / ``-l`` names, a task a feature cache cannot serve
-  (``-u fused_cache -d sv_voxceleb1``) and fine-tuning from one (``-u fused_cache -f``), data
-  paths; on ``train``, partial files of killed writes removed.
+  (``-u fused_cache -d sv_voxceleb1``) and fine-tuning from one (``-u fused_cache -f``), the
+  packages the task's s3prl code imports, data paths; on ``train``, partial files of killed writes removed.
 - ``Runner._get_featurizer``: ``-s ws|gumd|hconv|chconv`` builds the plugin's featurizer
   (settings: task config key ``interface.<name>``, ``--upstream_feature_normalize`` adds ``normalize``); any other
   ``-s`` must be a feature of the upstream, and s3prl's own featurizer's trainable parameter
@@ -35,6 +35,7 @@ from s3prl_fusion.audio.loading import set_audio_policy
 from s3prl_fusion.cache.tasks import check_cached_fine_tuning, check_cached_task
 from s3prl_fusion.experiments.checkpoints import CheckpointRotation, check_featurizer_state
 from s3prl_fusion.experiments.data_paths import check_data_paths
+from s3prl_fusion.experiments.task_dependencies import check_task_dependencies
 from s3prl_fusion.errors import install_excepthook
 from s3prl_fusion.featurizer import FusionFeaturizer, print_interface
 from s3prl_fusion.interfaces import INTERFACES, RunLength
@@ -102,6 +103,7 @@ def patch_runner(runner_module: types.ModuleType) -> None:
         check_feature_selection_name(args)
         check_cached_task(args.upstream, args.downstream, getattr(args, "upstream_ckpt", None))
         check_cached_fine_tuning(args.upstream, getattr(args, "upstream_trainable", False), getattr(args, "upstream_ckpt", None))
+        check_task_dependencies(args.downstream)
         if args.mode in ("train", "evaluate"):
             check_data_paths(args.downstream, config)
         if args.mode == "train":
