@@ -22,8 +22,9 @@ ESPNET=espnet==202511
 ESPNET_FRONTEND_IMPORTS=(humanfriendly typeguard torch_complex)
 ESPNET_BOUNDS=("setuptools<74" "importlib-metadata<5")  # ESPnet's own bounds on what the package's requirements bring
 
-ensure_venv() {  # ensure_venv VENV CONSTRAINTS: create VENV and install the package there with CONSTRAINTS
-  local venv="$1" constraints="$2"
+ensure_venv() {  # ensure_venv VENV CONSTRAINTS [EXTRA]: create VENV and install the package there with CONSTRAINTS
+  # (and the extra EXTRA besides test: superb, the packages SD's and QbE's s3prl code imports, whose dtw-python needs numpy 2)
+  local venv="$1" constraints="$2" extras="test${3:+,$3}"
   if [ ! -x "$venv/bin/python" ]; then
     "$PYTHON" -m venv "$venv"
   fi
@@ -31,7 +32,7 @@ ensure_venv() {  # ensure_venv VENV CONSTRAINTS: create VENV and install the pac
     # torch first, alone: pip then takes the CPU build this machine offers instead of a CUDA one (torch 2.12.1 of
     # constraints-oldest.txt has none)
     "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" torch
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" -e ".[test]"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$constraints" -e ".[$extras]"
     touch "$venv/.installed"
   fi
 }
@@ -53,7 +54,7 @@ case "${1:-}" in
     ;;
   test)
     shift
-    ensure_venv .venv constraints.txt
+    ensure_venv .venv constraints.txt superb
     # pytest exits 5 when it collected no test: that is a failure here too
     exec .venv/bin/python -m pytest -q "$@"
     ;;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -21,7 +22,7 @@ from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.experiments.task_dependencies import MissingTaskDependencyError, check_task_dependencies
 from s3prl_fusion.s3prl_adapter.patches.speech_commands_task import DistributedSamplerWrapper
 
-from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure
+from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure, user_error_line
 
 CORPORA = REPO_ROOT / "corpora"
 VOXCELEB1_MINI = CORPORA / "VoxCeleb1"
@@ -196,12 +197,20 @@ def test_a_task_package_s3prl_installs_only_with_its_dev_extras_is_named(monkeyp
     check_task_dependencies("fluent_commands")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("h5py") is not None, reason="h5py is installed here: the runner goes on to import s3prl's diarization code")
 def test_diarization_without_h5py_stops_before_the_runner_imports_it(tmp_path):
+    """The entry point in a Python where h5py cannot be imported (a ``sitecustomize`` hides an
+    installed one, as a plain install lacks it): one message, exit 2, before s3prl's import fails."""
     libri2mix_data_folders(tmp_path)
-    stderr = runner_failure(tmp_path, "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "diarization",
-                            "-o", ",,".join(TASK_DATA["diarization"]).replace("{data}", str(tmp_path)))
-    assert "-d diarization needs h5py" in stderr and "pip install h5py" in stderr
+    hide = tmp_path / "without_h5py"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['h5py'] = None  # import h5py fails, find_spec finds nothing\n")
+    python_path = os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "train", "-p", str(tmp_path / "exp"), "--device", "cpu",
+                         "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv", "-d", "diarization",
+                         "-o", ",,".join(TASK_DATA["diarization"]).replace("{data}", str(tmp_path))],
+                        cwd=tmp_path, check=False, env={"PYTHONPATH": python_path})
+    message = user_error_line(result)
+    assert "-d diarization needs h5py" in message and "pip install h5py" in message
 
 
 def test_diarization_data_folders_are_checked_before_training(monkeypatch):

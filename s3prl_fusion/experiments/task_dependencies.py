@@ -23,5 +23,5 @@ def check_task_dependencies(task: str) -> None:
     if missing:
         raise MissingTaskDependencyError(
             f"-d {task} needs {', '.join(missing)}, which s3prl's task code imports but installs only with its dev extras: "
-            f"pip install {' '.join(missing)}"
+            f"pip install {' '.join(missing)} (or the plugin's superb extra: pip install -e '.[superb]')"
         )
