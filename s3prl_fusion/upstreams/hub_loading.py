@@ -8,8 +8,10 @@ the checkpoint ahead for a machine without internet.
 """
 from __future__ import annotations
 
+import socket
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from s3prl_fusion.errors import UserError, did_you_mean
 from s3prl_fusion.upstreams.known_shapes import KNOWN_SHAPES
@@ -39,10 +41,16 @@ def loading_from_hub(member: str, source: str):
         if Path(source).exists() or isinstance(error, UserError):
             raise
         raise MemberLoadError(
-            f"fused member {member}: cannot load the Hugging Face model {source}: {_hub_state(error)}.{did_you_mean(source, known_ids(), n=1, cutoff=0.8)} "
+            f"fused member {member}: cannot load the Hugging Face model {source}: {_hub_state(error)}.{_typo_hint(source)} "
             f"To load it without internet (e.g. on a compute node), fetch it ahead where the hub is reachable with `hf download {source}` "
             "(the same Hugging Face cache, HF_HOME, must be seen by the run), then run with HF_HUB_OFFLINE=1."
         ) from error
+
+
+def _typo_hint(source: str) -> str:
+    """`` Did you mean <known id>?`` for an id the plugin does not know but one it knows is near; a known id is no typo."""
+    known = known_ids()
+    return "" if source in known else did_you_mean(source, known, n=1, cutoff=0.8)
 
 
 def _hub_state(error: BaseException) -> str:
@@ -57,12 +65,25 @@ def _hub_state(error: BaseException) -> str:
         return f"the hub at {constants.ENDPOINT} was reached and has no such repository (or it is private: log in with `hf auth login`)"
     if any(isinstance(link, HFValidationError) for link in chain):
         return "it is not a valid repository id (org/name) nor an existing local folder"
-    unreachable = [link for link in chain if isinstance(link, (ConnectionError, TimeoutError)) or type(link).__name__ in ("ConnectError", "ConnectTimeout")]
-    if unreachable:
-        return f"it is not in the local Hugging Face cache and the hub at {constants.ENDPOINT} could not be reached ({unreachable[-1]})"
     if constants.HF_HUB_OFFLINE:
         return "it is not in the local Hugging Face cache and the hub was not asked (HF_HUB_OFFLINE=1)"
+    unreachable = [link for link in chain if isinstance(link, (ConnectionError, TimeoutError)) or type(link).__name__ in ("ConnectError", "ConnectTimeout")]
+    if unreachable or not _answers(constants.ENDPOINT):
+        # huggingface_hub 1.5 ends its retries with "the client has been closed", not the connection's error: ask the endpoint
+        reason = f" ({unreachable[-1]})" if unreachable else ""
+        return f"it is not in the local Hugging Face cache and the hub at {constants.ENDPOINT} could not be reached{reason}"
     return f"the hub at {constants.ENDPOINT} was reached but the model could not be loaded ({str(error).splitlines()[0]})"
+
+
+def _answers(endpoint: str, timeout: float = 5.0) -> bool:
+    """Whether anything accepts a connection at ``endpoint``'s host and port."""
+    address = urlsplit(endpoint)
+    port = address.port or (443 if address.scheme == "https" else 80)
+    try:
+        socket.create_connection((address.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def _chain(error: BaseException | None) -> list[BaseException]:
