@@ -56,13 +56,13 @@ case "${1:-}" in
     shift
     ensure_venv .venv constraints.txt superb
     # pytest exits 5 when it collected no test: that is a failure here too
-    exec .venv/bin/python -m pytest -q "$@"
+    exec .venv/bin/python -m pytest -q -n auto "$@"
     ;;
   test-oldest)
     shift
     ensure_venv .venv/oldest constraints-oldest.txt
     ensure_espnet .venv/oldest constraints-oldest.txt
-    exec .venv/oldest/bin/python -m pytest -q "${OLDEST_TESTS[@]}" "$@"
+    exec .venv/oldest/bin/python -m pytest -q -n auto "${OLDEST_TESTS[@]}" "$@"
     ;;
   *)
     echo "usage: bash run.sh demo|test|test-oldest [args...]" >&2
