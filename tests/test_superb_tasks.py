@@ -256,7 +256,7 @@ def evaluate_query_by_example(tmp_path: Path, *feature_flags: str) -> Path:
 
 @pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ("dtw", "lxml")),
                     reason="s3prl's quesst14_dtw code imports dtw-python and lxml, not installed here (pip install dtw-python lxml)")
-@pytest.mark.parametrize("feature_flags", [("-s", "hidden_states", "-l", "2"), ("-s", "ws")], ids=["hidden_states", "ws"])
+@pytest.mark.parametrize("feature_flags", [("-s", "hidden_states", "-l", "2"), ("-s", "hidden_states")], ids=["one_layer", "uniform_sum"])
 def test_query_by_example_writes_the_detection_list(tmp_path, feature_flags):
     expdir = evaluate_query_by_example(tmp_path, *feature_flags)
     detections = ET.parse(expdir / "benchmark.stdlist.xml").getroot().findall("detected_termlist")
@@ -284,3 +284,14 @@ def test_speaker_identification_names_a_listed_file_missing_from_the_data_folder
     split.write_text("1 id10001/nosuchvideo/00001.wav\n")
     with pytest.raises(MissingPathError, match=rf"id10001/nosuchvideo/00001.wav of the VoxCeleb1 split file is not under {VOXCELEB1_MINI}/\*/wav/"):
         SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(split))
+
+
+@pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
+def test_query_by_example_with_a_trainable_interface_stops_naming_the_protocol(tmp_path, interface):
+    """QbE trains nothing, so a trainable interface would be scored as initialised: one message, exit 2."""
+    result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "evaluate", "-t", "dev", "-u", "fused", "-g", str(DEMO_UPSTREAM),
+                         "-s", interface, "-d", "quesst14_dtw", "-p", str(tmp_path / "exp"), "--device", "cpu", "-o",
+                         f"config.downstream_expert.datarc.dataset_root='{CORPORA / 'quesst14Database'}'"], cwd=tmp_path, check=False)
+    message = user_error_line(result)
+    assert f"-d quesst14_dtw with -s {interface}: SUPERB's QbE protocol trains nothing" in message
+    assert "-s hidden_states -l <layer>" in message

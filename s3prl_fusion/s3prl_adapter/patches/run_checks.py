@@ -34,6 +34,23 @@ def check_feature_selection_name(args) -> None:
         raise unknown_feature_selection(name, list(PLUGIN_UPSTREAM_FEATURES))
 
 
+# tasks SUPERB scores without training anything: the upstream's features as they are, layer by layer
+UNTRAINED_TASKS = {
+    "quesst14_dtw": "SUPERB's QbE protocol trains nothing: DTW over one hidden state's features, the layer chosen on dev "
+                    "and reported on test",
+}
+
+
+def check_untrained_task(args) -> None:
+    """A trainable interface with a task that trains nothing would be evaluated as initialised (random weights)."""
+    name, task = args.upstream_feature_selection, args.downstream
+    if name in INTERFACES and task in UNTRAINED_TASKS:
+        raise FeatureSelectionError(
+            f"-d {task} with -s {name}: {UNTRAINED_TASKS[task]}, so -s {name} would be scored with the weights it was built "
+            f"with. Run -s hidden_states -l <layer> for each layer of the (fused) upstream and keep the best on dev"
+        )
+
+
 def check_feature_selection(name: str, upstream, device: str) -> None:
     """An ``-s`` that is neither an interface nor a feature of the upstream's output is a mistake:
     stock s3prl would silently train a weighted sum instead."""

@@ -43,7 +43,13 @@ from s3prl_fusion.experiments.resume_flags import check_resume_flags
 from s3prl_fusion.s3prl_adapter.patches.batch_names import NamedBatches
 from s3prl_fusion.s3prl_adapter.patches.distributed import RankReport, ddp_on_module_device, progress_on_every_rank
 from s3prl_fusion.s3prl_adapter.internals.hub import check_upstream_name
-from s3prl_fusion.s3prl_adapter.patches.run_checks import check_feature_selection, check_feature_selection_name, expand_config_dir, remove_killed_writes
+from s3prl_fusion.s3prl_adapter.patches.run_checks import (
+    check_feature_selection,
+    check_feature_selection_name,
+    check_untrained_task,
+    expand_config_dir,
+    remove_killed_writes,
+)
 from s3prl_fusion.s3prl_adapter.patches.script import patch_running_script
 from s3prl_fusion.s3prl_adapter.internals.targets import PatchTarget, check_targets
 from s3prl_fusion.s3prl_adapter.internals.module_views import module_with
@@ -101,6 +107,7 @@ def patch_runner(runner_module: types.ModuleType) -> None:
         set_audio_policy(config.get("audio"))
         check_upstream_name(args)
         check_feature_selection_name(args)
+        check_untrained_task(args)
         check_cached_task(args.upstream, args.downstream, getattr(args, "upstream_ckpt", None))
         check_cached_fine_tuning(args.upstream, getattr(args, "upstream_trainable", False), getattr(args, "upstream_ckpt", None))
         check_task_dependencies(args.downstream)
