@@ -7,6 +7,11 @@ import importlib
 DATASETS = {
     "librispeech": "s3prl_fusion.prepare.librispeech",
     "iemocap": "s3prl_fusion.prepare.iemocap",
+    "speech-commands": "s3prl_fusion.prepare.speech_commands",
+    "fluent-commands": "s3prl_fusion.prepare.fluent_commands",
+    "voxceleb1": "s3prl_fusion.prepare.voxceleb1",
+    "libriphone": "s3prl_fusion.prepare.libriphone",
+    "snips": "s3prl_fusion.prepare.snips",
 }
 
 

@@ -25,12 +25,12 @@ HOW_TO_PREPARE = {
     "emotion": "s3prl-fusion prepare iemocap (or recipes/emotion.sh)",
     "sv_voxceleb1": "recipes/sv.sh",
     "ml_superb": "recipes/ml_superb.sh",
-    "speech_commands": "download and extract speech_commands_v0.01.tar.gz and speech_commands_test_set_v0.01.tar.gz (no preparation step)",
-    "fluent_commands": "download and extract fluent_speech_commands_dataset (no preparation step)",
-    "ctc": "download LibriSpeech and s3prl's downstream/ctc/lexicon/*-g2p.txt (phone recognition) or SNIPS (slot filling)",
+    "speech_commands": "s3prl-fusion prepare speech-commands --root <folder of speech_commands_v0.01/ and speech_commands_test_set_v0.01/> (or recipes/ks.sh)",
+    "fluent_commands": "s3prl-fusion prepare fluent-commands --root <fluent_speech_commands_dataset> (or recipes/ic.sh)",
+    "ctc": "s3prl-fusion prepare libriphone --root <LibriSpeech> (phone recognition, or recipes/pr.sh) or s3prl-fusion prepare snips --root <SNIPS> (slot filling, or recipes/sf.sh)",
     "diarization": "Kaldi-style data folders (wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm) of Libri2Mix, as s3prl's diarization README makes them",
     "quesst14_dtw": "download and extract quesst14Database (no preparation step)",
-    "voxceleb1": "download VoxCeleb1 (dev/wav, test/wav) and its iden_split.txt (no preparation step)",
+    "voxceleb1": "s3prl-fusion prepare voxceleb1 --root <VoxCeleb1> --split <iden_split.txt> (or recipes/sid.sh)",
 }
 
 
