@@ -199,7 +199,7 @@ def test_documented_plans_are_what_the_command_prints(capsys, monkeypatch):
 def test_sv_plan_says_its_random_crops_cannot_be_cached(capsys):
     printed = plan_output(capsys, "-u", "fused_wavlm_whisper", "--hours", "2", "-d", "sv_voxceleb1")
     assert "on the fly:     10,000,000 utterance passes per member" in printed  # 200,000 x 5 x 10
-    assert "from the cache: not possible: sv_voxceleb1 trains on random crops" in printed
+    assert "from the cache: not possible: -d sv_voxceleb1: its training set crops a random segment" in printed
 
 
 @pytest.mark.skipif(not WHISPER_TINY_EN.is_dir(), reason="needs ../shared/models/whisper-tiny.en (a real pretrained checkpoint)")

@@ -28,7 +28,7 @@ from s3prl_fusion.cache.sources import AUDIO_SUFFIXES
 from s3prl_fusion.cache.storage import FLOAT_DTYPES, INT8, INT8_CALIBRATED, MERGED, PER_MEMBER, block_bytes, stored_layouts
 from s3prl_fusion.cache.tasks import UNCACHEABLE_TASKS
 from s3prl_fusion.errors import MissingPathError, SettingError, UnknownNameError, did_you_mean
-from s3prl_fusion.s3prl_adapter.internals.asr_batching import asr_half_batch_samples
+from s3prl_fusion.s3prl_adapter.internals.asr_batching import asr_half_batch_samples, ctc_half_batch_samples
 from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
 from s3prl_fusion.upstreams import fused_member_entries
 from s3prl_fusion.upstreams.known_shapes import KNOWN_SHAPES
@@ -39,8 +39,15 @@ from s3prl_fusion.upstreams.whisper import DOWNSAMPLE_RATE, whisper_frame_count
 from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
 GIB = 2**30
-# the datarc key of each task's training batch size, as its expert reads it
-TRAIN_BATCH_KEYS = {"asr": "batch_size", "ml_superb": "batch_size", "emotion": "train_batch_size", "sv_voxceleb1": "train_batch_size"}
+# the key under downstream_expert of each task's training batch size, as its expert reads it
+TRAIN_BATCH_KEYS = {
+    "asr": "datarc.batch_size", "ml_superb": "datarc.batch_size", "emotion": "datarc.train_batch_size",
+    "sv_voxceleb1": "datarc.train_batch_size", "fluent_commands": "datarc.train_batch_size",
+    "speech_commands": "datarc.batch_size", "voxceleb1": "datarc.train_batch_size", "ctc": "corpus.batch_size",
+    "diarization": "loaderrc.train_batchsize",
+}
+# tasks that train nothing: their runs are evaluations, with no training forwards to count
+EVALUATE_ONLY_TASKS = {"quesst14_dtw": "SUPERB's QbE runs DTW over one layer's features of the queries and documents"}
 
 
 # ---- members ---------------------------------------------------------------------------------
@@ -262,18 +269,25 @@ class Training:
 
 
 def read_training(task: str, config_path: Path) -> Training:
+    if task in EVALUATE_ONLY_TASKS:
+        cache = f"; nor can a feature cache serve it: {UNCACHEABLE_TASKS[task]}" if task in UNCACHEABLE_TASKS else ""
+        raise SettingError(
+            f"-d {task} trains nothing ({EVALUATE_ONLY_TASKS[task]}), so there are no training forwards to count{cache}. "
+            "Leave -d out to plan the cache's size alone"
+        )
     if task not in TRAIN_BATCH_KEYS:
-        raise UnknownNameError(f"cache plan knows the batches of tasks {sorted(TRAIN_BATCH_KEYS)}, not -d {task}.{did_you_mean(task, TRAIN_BATCH_KEYS)}")
+        known = sorted([*TRAIN_BATCH_KEYS, *EVALUATE_ONLY_TASKS])
+        raise UnknownNameError(f"cache plan knows the batches of tasks {known}, not -d {task}.{did_you_mean(task, known)}")
     if not config_path.is_file():
         raise MissingPathError(f"task config (-c) {config_path} does not exist")
     config = yaml.safe_load(config_path.read_text()) or {}
     runner = config.get("runner") or {}
-    datarc = (config.get("downstream_expert") or {}).get("datarc") or {}
-    batch_key = TRAIN_BATCH_KEYS[task]
-    for section, key, values in (("runner", "total_steps", runner), ("downstream_expert.datarc", batch_key, datarc)):
+    section, batch_key = TRAIN_BATCH_KEYS[task].split(".")
+    batches = (config.get("downstream_expert") or {}).get(section) or {}
+    for where, key, values in (("runner", "total_steps", runner), (f"downstream_expert.{section}", batch_key, batches)):
         if key not in values:
-            raise SettingError(f"{config_path} has no {section}.{key}: the plan needs it to count the training forwards")
-    return Training(task, config_path, int(runner["total_steps"]), int(runner.get("gradient_accumulate_steps") or 1), batch_key, int(datarc[batch_key]))
+            raise SettingError(f"{config_path} has no {where}.{key}: the plan needs it to count the training forwards")
+    return Training(task, config_path, int(runner["total_steps"]), int(runner.get("gradient_accumulate_steps") or 1), batch_key, int(batches[batch_key]))
 
 
 def _asr_batches(samples: list[int] | None, utterances: int, batch_size: int) -> tuple[int, int]:
@@ -291,10 +305,26 @@ def _asr_batches(samples: list[int] | None, utterances: int, batch_size: int) ->
     return batches + (rest > 1), utterances - (rest == 1)
 
 
+def _ctc_batches(samples: list[int] | None, utterances: int, batch_size: int) -> tuple[int, int]:
+    """(forwards, utterance passes) of one training epoch of s3prl's bucketed ``ctc`` loader: one
+    forward per utterance, each of the ``batch_size`` neighbours from it on (the last full bucket at
+    the end), halved when its first utterance is over ``collect_audio_batch``'s limit. The buckets
+    follow transcript length; the plan, without transcripts, orders the audio by length instead
+    (with unknown lengths: no bucket halved)."""
+    size = min(batch_size, utterances)
+    if samples is None or size < 2:
+        return utterances, utterances * size
+    longest_first, limit = sorted(samples, reverse=True), ctc_half_batch_samples()
+    passes = sum(size // 2 if longest_first[min(index, utterances - size)] > limit else size for index in range(utterances))
+    return utterances, passes
+
+
 def epoch_batches(training: Training, audio: Audio) -> tuple[int, int]:
-    """(forwards, utterances) of one training epoch over ``audio``."""
+    """(forwards, utterance passes) of one training epoch over ``audio``."""
     if training.task == "asr":
         return _asr_batches(audio.samples, audio.utterances, training.batch_size)
+    if training.task == "ctc":
+        return _ctc_batches(audio.samples, audio.utterances, training.batch_size)
     return math.ceil(audio.utterances / training.batch_size), audio.utterances
 
 
@@ -369,7 +399,7 @@ def passes_lines(training: Training, audio: Audio) -> list[str]:
         f"  on the fly:     {on_the_fly:,} utterance passes per member",
     ]
     if training.task in UNCACHEABLE_TASKS:
-        lines.append(f"  from the cache: not possible: {training.task} trains on random crops, a new one every pass")
+        lines.append(f"  from the cache: not possible: -d {training.task}: {UNCACHEABLE_TASKS[training.task]}")
     elif audio.utterances is None:
         lines.append("  from the cache: one pass per utterance, when it is built (give --utterances to count them)")
     else:

@@ -4,12 +4,15 @@
     python -m s3prl_fusion.cache.task_files emotion --root IEMOCAP_full_release --meta-data META_DATA --out emotion.txt
     python -m s3prl_fusion.cache.task_files ml_superb --root ML_SUPERB_ROOT --mode mono --language eng1 --out eng1.txt
     python -m s3prl_fusion.cache.task_files ml_superb --root ML_SUPERB_ROOT --mode multi --out multi.txt
+    python -m s3prl_fusion.cache.task_files fluent_commands --root fluent_speech_commands_dataset --out ic.txt
 
 emotion: every utterance of the meta data ``s3prl-fusion prepare iemocap`` wrote, all sessions:
 each fold trains on four sessions and tests on the fifth, so the five folds read the same files.
 ml_superb: the train, dev and test utterances of the mode (and Mono-1h languages) as the plugin's
-expert selects them (``downstreams.ml_superb.corpus``). asr needs no list: ``cache build`` reads
-its length tables (``--data <split>.csv --root LibriSpeech``).
+expert selects them (``downstreams.ml_superb.corpus``).
+fluent_commands: every file of ``data/{train,valid,test}_data.csv`` (IC). asr, and ``ctc``'s phone
+recognition and slot filling, need no list: ``cache build`` reads asr's length tables (``--data <split>.csv
+--root LibriSpeech``) and the ctc corpora's split folders (``--data <folder>``).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from s3prl_fusion.downstreams.ml_superb.corpus import MODES, SPLITS, TRAIN_SETS, MlSuperbCorpus
 from s3prl_fusion.errors import MissingPathError, SettingError, report_user_errors
+from s3prl_fusion.prepare.fluent_commands import check_fluent_commands, listed_files
 
 META_DATA_FILES = ("train_meta_data.json", "test_meta_data.json")
 
@@ -42,6 +46,12 @@ def ml_superb_files(root: Path, mode: str, languages: list[str], train_set: str 
     return sorted({utterance.wav_path for corpus in corpora for split in SPLITS for utterance in corpus.utterances(split)})
 
 
+def fluent_commands_files(root: Path) -> list[Path]:
+    """Every file of the data set's three csv lists (checked first: ``prepare fluent-commands``), sorted, once each."""
+    check_fluent_commands(root)
+    return sorted(set(listed_files(root)))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     tasks = parser.add_subparsers(dest="task", required=True)
     emotion = tasks.add_parser("emotion", help="IEMOCAP utterances of the meta data (all five folds)")
@@ -52,13 +62,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ml_superb.add_argument("--mode", required=True, choices=MODES, help="datarc.mode")
     ml_superb.add_argument("--language", action="append", default=[], help="mono: a Mono-1h language, datarc.language (repeatable)")
     ml_superb.add_argument("--train-set", choices=TRAIN_SETS, default="1h", help="datarc.train_set (default 1h)")
-    for task in (emotion, ml_superb):
+    fluent_commands = tasks.add_parser("fluent_commands", help="Fluent Speech Commands files of the train, valid and test lists (IC)")
+    fluent_commands.add_argument("--root", required=True, help="the fluent_speech_commands_dataset folder (datarc.file_path)")
+    for task in (emotion, ml_superb, fluent_commands):
         task.add_argument("--out", required=True, help="the list to write, one audio path per line")
 
 
 def run(args: argparse.Namespace) -> None:
     if args.task == "emotion":
         files = emotion_files(Path(args.root), Path(args.meta_data))
+    elif args.task == "fluent_commands":
+        files = fluent_commands_files(Path(args.root))
     else:
         files = ml_superb_files(Path(args.root), args.mode, args.language, args.train_set)
     out = Path(args.out)

@@ -1,16 +1,19 @@
-"""Which ``-d`` tasks train from a feature cache (``-u fused_cache``), and why SV cannot; and why
-no run fine-tunes (``-f``) from one.
+"""Which ``-d`` tasks train from a feature cache (``-u fused_cache``), and why the others cannot; and
+why no run fine-tunes (``-f``) from one.
 
 A cache holds the features of the exact waveform each file decodes to (``keys``), so a task can
 train and be evaluated from it when its datasets hand the upstream every file whole and unchanged:
-    asr        s3prl's: each LibriSpeech file of the length tables, read whole
-    emotion    s3prl's: each IEMOCAP utterance of the meta data, read whole; its ``Resample`` is
-               the identity on IEMOCAP's 16 kHz audio, so all five folds read from one cache
-    ml_superb  the plugin's: each ``wav/<utt_id>.wav`` of the transcripts, read whole; SpecAugment
-               masks the interface's output, after the cache
-Refused before anything is built: ``sv_voxceleb1`` (``UNCACHEABLE_TASKS`` says why). Any other
-task is not refused: a waveform the cache lacks stops its run at the first batch that holds one
-(``CacheMissError``).
+    asr              s3prl's: each LibriSpeech file of the length tables, read whole
+    emotion          s3prl's: each IEMOCAP utterance of the meta data, read whole; its ``Resample`` is
+                     the identity on IEMOCAP's 16 kHz audio, so all five folds read from one cache
+    ml_superb        the plugin's: each ``wav/<utt_id>.wav`` of the transcripts, read whole; SpecAugment
+                     masks the interface's output, after the cache
+    fluent_commands  s3prl's: each wav of ``data/{train,valid,test}_data.csv``, read whole (IC)
+    ctc              s3prl's ``collect_audio_batch`` reads each file of the plugin's libriphone (PR) or
+                     snips (SF) reader whole
+Refused before anything is built, each for the reason ``UNCACHEABLE_TASKS`` gives: ``sv_voxceleb1``,
+``speech_commands``, ``voxceleb1``, ``diarization``, ``quesst14_dtw``. Any other task is not refused:
+a waveform the cache lacks stops its run at the first batch that holds one (``CacheMissError``).
 A cache holds the frozen members' features: nothing upstream of it has weights, so ``-f``
 (s3prl's ``--upstream_trainable``: fine-tune the upstream) is refused too, before anything is built.
 """
@@ -23,12 +26,35 @@ from s3prl_fusion.cache.manifest import MANIFEST_NAME
 from s3prl_fusion.errors import UserError
 
 CACHED_UPSTREAM = "fused_cache"
+# task -> why the upstream never gets a file's own waveform (the reason a refusal gives)
 UNCACHEABLE_TASKS = {
     "sv_voxceleb1": (
         "its training set crops a random segment of each utterance anew on every pass (datarc.max_timestep), "
         "and every split passes through sox effects (gain, silence trimming) before the upstream, so the upstream "
         "never gets a file's own waveform and no feature cache can hold what it gets"
     ),
+    "speech_commands": (
+        "every split passes through sox effects (a -3 dB gain) before the upstream, and its _silence_ class is a "
+        "random 1 s window of a _background_noise_ file, drawn anew on every pass, so the upstream never gets a "
+        "file's own waveform and no feature cache can hold what it gets"
+    ),
+    "voxceleb1": (
+        "its training set crops a random segment (datarc.max_timestep samples) of every longer utterance anew on "
+        "every pass, so the upstream does not get those files' own waveforms and no feature cache can hold what it gets"
+    ),
+    "diarization": (
+        "it hands the upstream chunks of each recording cut on its frame grid (at most loaderrc.chunk_size frames), "
+        "not whole files, and a feature cache holds whole files"
+    ),
+    "quesst14_dtw": (
+        "every query and document passes through sox effects (resampling to 16 kHz, a -3 dB gain) before the "
+        "upstream, so the upstream never gets a file's own waveform and no feature cache can hold what it gets"
+    ),
+}
+# what runs a refused task's members on the fly, named in the refusal
+ON_THE_FLY_RECIPES = {
+    "sv_voxceleb1": "recipes/sv.sh", "speech_commands": "recipes/ks.sh", "voxceleb1": "recipes/sid.sh",
+    "diarization": "recipes/sd.sh", "quesst14_dtw": "recipes/qbe.sh",
 }
 
 
@@ -58,7 +84,7 @@ def check_cached_task(upstream: str, task: str, cache_dir: str | None = None) ->
         return
     raise UncacheableTaskError(
         f"-d {task} cannot train or be evaluated from a feature cache (-u {CACHED_UPSTREAM}): {UNCACHEABLE_TASKS[task]}. "
-        f"Run its members on the fly instead: {_built_with(cache_dir)}. recipes/sv.sh runs SV on the fly, also with CACHE=1"
+        f"Run its members on the fly instead: {_built_with(cache_dir)}. {ON_THE_FLY_RECIPES[task]} runs it on the fly, also with CACHE=1"
     )
 
 

@@ -86,7 +86,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", action="append", default=[], help="folder of .flac/.wav, s3prl length table .csv or ML-SUPERB transcript .txt (repeatable)")
     parser.add_argument("--hours", type=float, help="plan for this many hours of audio instead of --data")
     parser.add_argument("--utterances", type=int, help="with --hours: how many utterances they are")
-    parser.add_argument("-d", "--downstream", help="the task (asr, ml_superb, emotion, sv_voxceleb1): count its member passes")
+    parser.add_argument("-d", "--downstream", help="the task (-d of s3prl's runner: asr, ctc (with -c), fluent_commands, ...): count its member passes")
     parser.add_argument("-c", "--config", help="the task config (default: as `s3prl-fusion run` finds it for -d)")
 
 

@@ -7,3 +7,13 @@ def asr_half_batch_samples() -> int:
     from s3prl.downstream.asr.dataset import HALF_BATCHSIZE_TIME
 
     return HALF_BATCHSIZE_TIME
+
+
+def ctc_half_batch_samples() -> int:
+    """s3prl's ``ctc`` loader halves a training bucket whose first utterance has more samples than this
+    (``collect_audio_batch``'s ``half_batch_size_wav_len``)."""
+    import inspect
+
+    from s3prl.downstream.ctc.data import collect_audio_batch
+
+    return inspect.signature(collect_audio_batch).parameters["half_batch_size_wav_len"].default
