@@ -81,6 +81,16 @@ fusion_use_cache() {  # UPSTREAM OUT_DIR [runner flags...] -> FUSION_CACHE_DIR (
   done
 }
 
+fusion_on_the_fly_note() {  # TASK WHAT_IT_DOES -> with CACHE=1, a note that TASK runs its members on the fly, and why
+  if [ "${CACHE:-0}" = 1 ]; then
+    echo "[recipe] CACHE=1: $1 $2, which no feature cache holds: running the members on the fly"
+  fi
+}
+
+fusion_prepare() {  # DATA_SET [prepare flags...] -> `s3prl-fusion prepare DATA_SET ...` (checks the data; stops naming what is missing)
+  "$PYTHON" -m s3prl_fusion.cli prepare "$@"
+}
+
 fusion_cache_build() {  # UPSTREAM [cache build inputs: --data / --wav-list / --root ...] -> the members over those
   # inputs into FUSION_CACHE_DIR (nothing without a cache; `cache build` adds only the files it lacks)
   local upstream="$1"

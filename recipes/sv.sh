@@ -26,9 +26,7 @@ source "$(dirname "$0")/lib.sh"
 [ $# -ge 4 ] || fusion_usage VoxCeleb1
 UPSTREAM="$1" INTERFACE="$2" DATA_ROOT="$3" OUT_DIR="$4"
 shift 4
-if [ "${CACHE:-0}" = 1 ]; then
-  echo "[recipe] CACHE=1: sv_voxceleb1 trains on random crops of sox-processed audio, which no feature cache holds: running the members on the fly"
-fi
+fusion_on_the_fly_note sv_voxceleb1 "trains on random crops of sox-processed audio"
 
 case "${SV_HEAD:-superb}" in
   superb) ;;

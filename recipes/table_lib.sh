@@ -37,6 +37,7 @@ shopt -s inherit_errexit
 
 RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$RECIPES/lib.sh"
+source "$RECIPES/cells_lib.sh"
 ALL_TASKS="asr mono multi sv emotion"
 export SV_HEAD="${SV_HEAD:-simplified}"
 
@@ -58,6 +59,12 @@ task_data_variable() {  # TASK -> name of the environment variable holding its d
   esac
 }
 
+task_cache_name() {  # TASK -> its cache's name: the recipe's (mono and multi share ml_superb's; the folds one emotion cache)
+  local recipe
+  recipe=$(task_recipe "$1")
+  echo "${recipe%.sh}"
+}
+
 task_upstream() {  # TASK UPSTREAM -> the -u name the task runs
   if [ "$1" = asr ] && [[ "$2" == *whisper* ]]; then echo "${2}_en"; else echo "$2"; fi
 }
@@ -75,68 +82,13 @@ table_rows() {  # the selected rows of TABLE_ROWS, one per line
   awk -v wanted="$row_ids" 'BEGIN {n = split(wanted, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1} NF && ($1 in keep)' <<< "$TABLE_ROWS"
 }
 
-check_tasks() {  # validates TASKS: known names, recipe present, data root set and present
-  local task variable
-  for task in $TASKS; do
-    if [ -z "$(task_recipe "$task")" ]; then
-      echo "error: TASKS names '$task'; tasks are: $ALL_TASKS" >&2
-      exit 2
-    fi
-    if [ ! -f "$RECIPES/$(task_recipe "$task")" ]; then
-      echo "error: task $task needs $RECIPES/$(task_recipe "$task"), which does not exist; leave $task out of TASKS" >&2
-      exit 2
-    fi
-    variable=$(task_data_variable "$task")
-    if [ -z "${!variable:-}" ]; then
-      echo "error: task $task needs its data root: set $variable=/path/to/the/data (or leave $task out of TASKS)" >&2
-      exit 2
-    fi
-    if [ ! -d "${!variable}" ]; then
-      echo "error: $variable=${!variable} is not a folder; point it at the $task data" >&2
-      exit 2
-    fi
-  done
-}
-
-row_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> a -g file with SMOKE's random members and WHISPER_LENGTH_MODE
-  # on every Whisper member ("" when neither is asked for, or the upstream has nothing to set)
-  if [ "${SMOKE:-0}" != 1 ] && [ -z "${WHISPER_LENGTH_MODE:-}" ]; then return; fi
-  local suffix=""
-  if [ "${SMOKE:-0}" = 1 ]; then suffix+="-random"; fi
-  if [ -n "${WHISPER_LENGTH_MODE:-}" ]; then suffix+="-$WHISPER_LENGTH_MODE"; fi
-  local file="$3/upstream_configs/$1${2:+-${2//\//_}}$suffix.yaml"
-  if [ -f "$file" ]; then echo "$file"; return; fi
-  local flags=()
-  if [ -n "$2" ]; then flags+=(--ckpt "$2"); fi
-  if [ "${SMOKE:-0}" = 1 ]; then flags+=(--random); fi
-  if [ -n "${WHISPER_LENGTH_MODE:-}" ]; then flags+=(--whisper-length-mode "$WHISPER_LENGTH_MODE"); fi
-  "$PYTHON" -m s3prl_fusion.cli upstream-config "$1" "${flags[@]}" --out "$file"
-}
-
-cell_cache_dir() {  # TASK UPSTREAM UPSTREAM_CONFIG OUT_DIR -> the cache folder of the upstream set on the task's data
-  local name recipe
-  name=$(basename "${3:-$2}" .yaml)${CACHE_DTYPE:+-$CACHE_DTYPE}${CACHE_STORAGE:+-$CACHE_STORAGE}
-  recipe=$(task_recipe "$1")
-  echo "$4/caches/$name/${recipe%.sh}"
-}
-
-smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run added
-  local items=("config.downstream_expert.datarc.num_workers=0")
-  if [ -n "${STEPS:-}" ]; then items+=("config.runner.save_step=${STEPS}"); fi
-  if [ -n "${OVERRIDES:-}" ]; then items+=("$OVERRIDES"); fi
-  fusion_join_overrides "${items[@]}"
-}
-
 run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
   local row="$1" interface="$2" task="$5" out_dir="$6"
   local upstream hf_id="$4" cell="$6/$1/$5" variable upstream_config="" overrides="${OVERRIDES:-}"
   upstream=$(task_upstream "$task" "$3")
-  if [ -f "$cell/result.json" ]; then
-    echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
-    return
-  fi
-  upstream_config=$(row_upstream_config "$upstream" "$hf_id" "$out_dir")
-  if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides); fi
+  if cell_finished "$TABLE_TITLE" "$cell"; then return; fi
+  upstream_config=$(cell_upstream_config "$upstream" "$hf_id" "$out_dir")
+  if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides "config.downstream_expert.datarc.num_workers=0"); fi
   variable=$(task_data_variable "$task")
   echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
   local config=""
@@ -154,15 +106,12 @@ table_main() {
   TASKS="${TASKS:-$ALL_TASKS}"
   rows=$(table_rows)
   check_tasks
-  case "${WHISPER_LENGTH_MODE:-}" in
-    "" | exact | pad30) ;;
-    *) echo "error: WHISPER_LENGTH_MODE=$WHISPER_LENGTH_MODE is not a length mode; use exact or pad30 (or leave it unset: each member's default, exact)" >&2; exit 2 ;;
-  esac
+  check_whisper_length_mode
   mkdir -p "$out_dir"
   while read -r row interface upstream hf_id <&3; do
     for task in $TASKS; do
       run_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
     done
   done 3<<< "$rows"
-  "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
+  report_cells "$out_dir"
 }
