@@ -4,7 +4,6 @@
 #   task_recipe TASK          -> the task's recipe file name under recipes/ (nothing for an unknown task)
 #   task_data_variable TASK   -> the environment variable holding the task's data root
 #   task_cache_name TASK      -> the name of the task's feature cache (tasks reading the same files share one)
-# A cell whose folder holds result.json is finished: cell_finished says so and the cell is skipped.
 
 check_tasks() {  # validates TASKS: known names, recipe present, data root set and present
   local task variable
@@ -29,15 +28,7 @@ check_tasks() {  # validates TASKS: known names, recipe present, data root set a
   done
 }
 
-cell_finished() {  # LABEL CELL_DIR -> true (and a note) when the cell's result.json exists
-  if [ -f "$2/result.json" ]; then
-    echo "[$1] $2/result.json exists, skipping"
-    return 0
-  fi
-  return 1
-}
-
-cell_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> a -g file with SMOKE's random members and WHISPER_LENGTH_MODE
+row_upstream_config() {  # UPSTREAM HF_ID OUT_DIR -> a -g file with SMOKE's random members and WHISPER_LENGTH_MODE
   # on every Whisper member ("" when neither is asked for, or the upstream has nothing to set)
   if [ "${SMOKE:-0}" != 1 ] && [ -z "${WHISPER_LENGTH_MODE:-}" ]; then return; fi
   local suffix=""
@@ -65,14 +56,10 @@ cell_cache_dir() {  # TASK UPSTREAM UPSTREAM_CONFIG OUT_DIR -> the cache folder 
   echo "$4/caches/$name/$(task_cache_name "$1")"
 }
 
-smoke_overrides() {  # [ITEMS...] -> OVERRIDES with the items of a quick in-process run (the task's ITEMS, and a
-  # checkpoint saved at STEPS) added
-  local items=("$@")
+smoke_overrides() {  # [ITEMS...] -> OVERRIDES with the items of a quick in-process run added: the task's ITEMS
+  # (default: data loading in-process, datarc.num_workers=0) and a checkpoint saved at STEPS
+  local items=("${@:-config.downstream_expert.datarc.num_workers=0}")
   if [ -n "${STEPS:-}" ]; then items+=("config.runner.save_step=${STEPS}"); fi
   if [ -n "${OVERRIDES:-}" ]; then items+=("$OVERRIDES"); fi
   fusion_join_overrides "${items[@]}"
-}
-
-report_cells() {  # OUT_DIR -> the report of every result.json below OUT_DIR, in OUT_DIR/report
-  "$PYTHON" -m s3prl_fusion.cli report --results "$1" --out "$1/report"
 }

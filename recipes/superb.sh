@@ -37,7 +37,8 @@
 #               upstream, OUT_DIR/caches/<upstream set>/<data root variable>/ (pr and asr share LibriSpeech's);
 #               the others say why not and run the members on the fly (see lib.sh; CACHE_DTYPE, CACHE_STORAGE)
 #   <TASK>_OVERRIDES   s3prl -o items for that task alone (e.g. ASV_OVERRIDES, SD_OVERRIDES), after OVERRIDES
-#   UPSTREAM_CONFIG    the upstream's -g file (ignored with SMOKE=1, whose random members replace it)
+#   UPSTREAM_CONFIG    the upstream's -g file (with SMOKE=1 or WHISPER_LENGTH_MODE a generated one replaces it, except for
+#                      -u fused without -k, whose members are those of UPSTREAM_CONFIG as they are)
 #   WHISPER_LENGTH_MODE, STEPS, DEVICE, OVERRIDES, PYTHON   as in lib.sh / table_lib.sh
 # A task whose OUT_DIR/<task>/result.json exists is skipped; a stopped task resumes from its newest
 # checkpoint on a re-run.
@@ -117,17 +118,38 @@ check_lm() {  # asr in TASKS needs LM_DIR (SMOKE=1 makes one)
   fi
 }
 
+upstream_ckpt() {  # [runner flags...] -> the value of their -k (--upstream_ckpt), if any
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -k | --upstream_ckpt) echo "${2:-}"; return ;;
+      --upstream_ckpt=*) echo "${1#*=}"; return ;;
+    esac
+    shift
+  done
+}
+
+cell_upstream_config() {  # UPSTREAM OUT_DIR [runner flags...] -> the -g file of the cells: UPSTREAM_CONFIG, or with SMOKE=1 /
+  # WHISPER_LENGTH_MODE one generated for UPSTREAM (and its -k); -u fused without -k keeps UPSTREAM_CONFIG's members as they are
+  local upstream="$1" out_dir="$2" ckpt
+  shift 2
+  ckpt=$(upstream_ckpt "$@")
+  if { [ "${SMOKE:-0}" = 1 ] || [ -n "${WHISPER_LENGTH_MODE:-}" ]; } && { [ "$upstream" != fused ] || [ -n "$ckpt" ]; }; then
+    row_upstream_config "$upstream" "$ckpt" "$out_dir"
+  else
+    echo "${UPSTREAM_CONFIG:-}"
+  fi
+}
+
 superb_cell() {  # TASK UPSTREAM INTERFACE OUT_DIR [runner flags...] -> OUT_DIR/TASK/result.json (one cell: one task recipe)
   local task="$1" upstream="$2" interface="$3" out_dir="$4"
   shift 4
   local cell="$out_dir/$task" variable upstream_config config=""
-  if cell_finished superb "$cell"; then return; fi
-  variable=$(task_data_variable "$task")
-  if [ "${SMOKE:-0}" = 1 ] || [ -n "${WHISPER_LENGTH_MODE:-}" ]; then
-    upstream_config=$(cell_upstream_config "$upstream" "" "$out_dir")
-  else
-    upstream_config="${UPSTREAM_CONFIG:-}"
+  if [ -f "$cell/result.json" ]; then
+    echo "[superb] $task: $cell/result.json exists, skipping"
+    return
   fi
+  variable=$(task_data_variable "$task")
+  upstream_config=$(cell_upstream_config "$upstream" "$out_dir" "$@")
   if [ "${SMOKE:-0}" = 1 ] && [ "$task" = asr ]; then config="$RECIPES/../downstream_configs/asr/demo.yaml"; fi
   local task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$(task_overrides "$task")")
   if [ "${CACHE:-0}" = 1 ]; then task_env+=(CACHE_DIR="$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")"); fi
@@ -152,4 +174,4 @@ mkdir -p "$OUT_DIR"
 for task in $TASKS; do
   superb_cell "$task" "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$@"
 done
-report_cells "$OUT_DIR"
+"$PYTHON" -m s3prl_fusion.cli report --results "$OUT_DIR" --out "$OUT_DIR/report"

@@ -86,9 +86,12 @@ run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
   local row="$1" interface="$2" task="$5" out_dir="$6"
   local upstream hf_id="$4" cell="$6/$1/$5" variable upstream_config="" overrides="${OVERRIDES:-}"
   upstream=$(task_upstream "$task" "$3")
-  if cell_finished "$TABLE_TITLE" "$cell"; then return; fi
-  upstream_config=$(cell_upstream_config "$upstream" "$hf_id" "$out_dir")
-  if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides "config.downstream_expert.datarc.num_workers=0"); fi
+  if [ -f "$cell/result.json" ]; then
+    echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
+    return
+  fi
+  upstream_config=$(row_upstream_config "$upstream" "$hf_id" "$out_dir")
+  if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides); fi
   variable=$(task_data_variable "$task")
   echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
   local config=""
@@ -113,5 +116,5 @@ table_main() {
       run_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
     done
   done 3<<< "$rows"
-  report_cells "$out_dir"
+  "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
 }
