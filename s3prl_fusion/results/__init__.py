@@ -24,6 +24,7 @@ TASK_MODULES = {
     "sv_voxceleb1": "s3prl_fusion.results.sv",
     "emotion": "s3prl_fusion.results.emotion",
     "ml_superb": "s3prl_fusion.results.ml_superb",
+    "diarization": "s3prl_fusion.results.diarization",
 }
 RESULT_FILE = "result.json"
 SELECTIONS = ("best-test",)
