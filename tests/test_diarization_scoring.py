@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO_ROOT, checked, run_python, run_recipe, user_error_line
 from s3prl_fusion.prepare.libri2mix import write_kaldi_folders
 from s3prl_fusion.results.der import diarization_error_rate, errors_by_recording
-from s3prl_fusion.results.diarization import frame_turns, speech_frames
+from s3prl_fusion.results import ScoringError
+from s3prl_fusion.results.diarization import frame_turns, read_result, speech_frames
 from s3prl_fusion.results.outcomes import Outcomes, point_estimate
 from s3prl_fusion.results.rttm import RttmError, Turn, read_rttm
 
@@ -62,6 +65,59 @@ def test_frame_predictions_become_turns_as_make_rttm_makes_them():
     assert frame_turns("rec", speech, 0.02) == [Turn("rec", 0.0, 0.04, "rec_0"), Turn("rec", 0.06, 0.04, "rec_0"), Turn("rec", 0.02, 0.06, "rec_1")]
     assert speech_frames(activities, 0.5, 3)[:, 0].tolist() == [1, 1, 1, 1, 1]  # the one-frame gap filled (zero-padded ends)
     assert speech_frames(activities, 0.5, 3)[:, 1].tolist() == [0, 1, 1, 1, 0]
+
+
+def evaluated_experiment(expdir: Path, silent_speaker: int | None = None, left_out: str | None = None) -> list[Turn]:
+    """An experiment folder as s3prl leaves it after testing on the bundled test split: a checkpoint naming the data
+    folder, ``frame_shift`` 160 and one ``T_hat`` per recording that is 1 exactly in its reference turns (speaker
+    ``silent_speaker`` all 0); returns the reference turns."""
+    import h5py
+
+    data = LIBRI2MIX / "data" / "test"
+    torch.save({"Step": 2, "Args": Namespace(upstream="fused"), "Config": {"downstream_expert": {"loaderrc": {"test_dir": str(data)}}}},
+               expdir / "states-2.ckpt")
+    (expdir / "frame_shift").write_text("160\n")
+    (expdir / "scoring" / "predictions").mkdir(parents=True)
+    reference = read_rttm(data / "rttm")
+    durations = dict(line.split() for line in (data / "reco2dur").read_text().splitlines())
+    for recording, seconds in durations.items():
+        if recording == left_out:
+            continue
+        speakers = sorted({turn.speaker for turn in reference if turn.recording == recording})
+        activities = np.zeros((round(float(seconds) * 100), len(speakers)))
+        for turn in reference:
+            if turn.recording == recording and speakers.index(turn.speaker) != silent_speaker:
+                activities[round(turn.onset * 100):round(turn.end * 100), speakers.index(turn.speaker)] = 1.0
+        with h5py.File(expdir / "scoring" / "predictions" / f"{recording}.h5", "w") as prediction:
+            prediction.create_dataset("T_hat", data=activities)
+    return reference
+
+
+def test_predictions_matching_the_reference_score_zero_at_every_setting(tmp_path):
+    evaluated_experiment(tmp_path)
+    result = read_result(tmp_path, "test")
+    assert result["value"] == 0.0 and set(result["der_by_setting"].values()) == {0.0} and len(result["der_by_setting"]) == 10
+    assert (tmp_path / "scoring" / "hyp_0.5_11.rttm").is_file()
+
+
+def test_a_silent_speaker_is_missed_speech(tmp_path):
+    reference = evaluated_experiment(tmp_path, silent_speaker=1)
+    recordings = sorted({turn.recording for turn in reference})
+    silent = {recording: max(sorted({t.speaker for t in reference if t.recording == recording})) for recording in recordings}  # index 1 of sorted names
+    missed = sum(turn.duration for turn in reference if turn.speaker == silent[turn.recording])
+    result = read_result(tmp_path, "test")
+    assert result["value"] == pytest.approx(100 * missed / sum(turn.duration for turn in reference))
+    assert point_estimate(Outcomes.from_entry(result["outcomes"])) == pytest.approx(result["value"], abs=1e-9)
+    assert result["outcomes"]["columns"]["missed"] == pytest.approx(
+        [sum(t.duration for t in reference if t.recording == recording and t.speaker == silent[recording]) for recording in recordings])
+
+
+def test_a_recording_without_prediction_is_named(tmp_path):
+    evaluated_experiment(tmp_path, left_out="121-109375-0006_61-57895-0003")
+    with pytest.raises(ScoringError, match=r"missing: \['121-109375-0006_61-57895-0003'\]"):
+        read_result(tmp_path, "test")
+    with pytest.raises(ScoringError, match="test split only"):
+        read_result(tmp_path, "dev")
 
 
 def test_a_malformed_rttm_line_is_named(tmp_path):

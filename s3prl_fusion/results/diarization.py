@@ -1,8 +1,9 @@
 """Speaker diarization (Libri2Mix): diarization error rate of s3prl's frame predictions, scored as SUPERB scores them.
 
 What s3prl writes: its ``diarization`` expert saves ``<expdir>/frame_shift`` when it is built (the
-label frame shift in samples: the upstream's downsample rate, unless the config sets
-``datarc.frame_shift``) and, evaluating the test split, one ``<expdir>/scoring/predictions/<recording>.h5``
+label frame shift in samples: the upstream's downsample rate, 320 for 20 ms features, unless the
+config sets ``datarc.frame_shift``; score.sh falls back to 160 without the file, this reader stops
+and asks for a re-evaluation) and, evaluating the test split, one ``<expdir>/scoring/predictions/<recording>.h5``
 per recording (dataset ``T_hat``: (frames, speakers) sigmoid speaker activities at that frame
 shift). SUPERB's submission packs that predictions folder and ``frame_shift`` as they are; scoring
 only reads them.
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.signal import medfilt
+from tqdm import tqdm
 
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.experiments.checkpoints import load_checkpoint
@@ -114,6 +116,8 @@ def score_setting(predictions: dict[str, np.ndarray], reference: list[Turn], sec
 
 
 def read_result(expdir: Path, split: str) -> dict:
+    if split != "test":
+        raise ScoringError(f"--split {split}: s3prl's diarization expert saves frame predictions of the test split only (-m evaluate -t test)")
     expdir = Path(expdir)
     reference_file = reference_rttm(expdir, split)
     reference = read_rttm(reference_file)
@@ -125,9 +129,10 @@ def read_result(expdir: Path, split: str) -> dict:
                            f"(missing: {missing[:5]}, not in the reference: {extra[:5]}): evaluate the test split of this data again into a fresh scoring folder")
     frame_shift = read_frame_shift(expdir)
     seconds_per_frame = frame_shift * SUBSAMPLING / SAMPLE_RATE
+    settings = [(threshold, median) for median in MEDIAN_WIDTHS for threshold in THRESHOLDS]
     grid = {(threshold, median): score_setting(predictions, reference, seconds_per_frame, threshold, median,
                                                expdir / "scoring" / f"hyp_{threshold}_{median}.rttm")
-            for median in MEDIAN_WIDTHS for threshold in THRESHOLDS}
+            for threshold, median in tqdm(settings, desc="DER per threshold and median filter")}
     rates = {setting: diarization_error_rate(scored) for setting, scored in grid.items()}
     threshold, median = min(rates, key=lambda setting: (rates[setting], setting[1], setting[0]))
     chosen = grid[(threshold, median)]
