@@ -13,7 +13,8 @@ from the speech segments of every LibriSpeech utterance, which the fork ships as
 writes ``DATA/{train,dev,test}/`` with ``wav.scp`` (``<mixture> <absolute wav path>``; a listed
 path is re-rooted at its last ``Libri2Mix/`` component, as the fork does), ``segments``
 (``<mixture>_<onset ms>_<end ms> <mixture> <onset s> <end s>``, one per speech segment of each
-source), ``utt2spk``, ``spk2utt``, ``reco2dur`` (the list's ``length`` in samples / 16000) and
+source), ``utt2spk``, ``spk2utt`` (each speaker's segments; s3prl reads only its speakers, and the
+fork's script lists mixtures there), ``reco2dur`` (the list's ``length`` in samples / 16000) and
 ``rttm`` (the same segments as speaker turns: the scoring reference). A segment's times are those
 of its source utterance's RTTM, since every source starts at the mixture's start ("max" mode).
 Give the folders as ``loaderrc.{train,dev,test}_dir`` (``recipes/sd.sh`` takes ``DATA``).
