@@ -29,6 +29,7 @@ TASK_MODULES = {
     "voxceleb1": "s3prl_fusion.results.voxceleb1",
     "libriphone": "s3prl_fusion.results.libriphone",
     "snips": "s3prl_fusion.results.snips",
+    "diarization": "s3prl_fusion.results.diarization",
 }
 RESULT_FILE = "result.json"
 SELECTIONS = ("best-test",)
