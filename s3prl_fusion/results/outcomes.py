@@ -37,6 +37,7 @@ import numpy as np
 
 from s3prl_fusion.errors import MissingPathError, UserError
 from s3prl_fusion.experiments.atomic_files import write_atomically
+from s3prl_fusion.results.eer import equal_error_rate
 
 STATISTICS = ("ratio", "eer")
 COMBINATIONS = ("pooled", "mean_over_strata")
@@ -129,8 +130,6 @@ def _statistic(spec: dict, columns: dict[str, np.ndarray], rows: np.ndarray) -> 
     if spec["statistic"] == "ratio":
         denominator = columns[spec["denominator"]][rows].sum()
         return scale * float(columns[spec["numerator"]][rows].sum() / max(denominator, np.finfo(float).tiny))
-    from s3prl_fusion.results.sv import equal_error_rate
-
     return scale * equal_error_rate(columns[spec["label"]][rows].astype(int), columns[spec["score"]][rows])
 
 
