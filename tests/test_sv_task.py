@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, checked, run_recipe
+from outcomes_checks import checked_outcomes
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"
 SMOKE_OVERRIDES = ",,".join([
@@ -53,11 +54,16 @@ def superb_run(tmp_path_factory, sv_environment) -> tuple[Path, subprocess.Compl
     return out_dir, run_sv(out_dir, sv_environment, steps=1, SV_SELECT="newest")
 
 
-def test_superb_head_trains_and_scores_the_test_trials(superb_run):
+def test_superb_head_trains_and_scores_the_test_trials(superb_run, tmp_path):
     out_dir, run = superb_run
     result = assert_valid_eer_result(out_dir)
     printed_eer = float(run.stdout.split("sv-voxceleb1/test-EER:")[1].split()[0])
     assert result["value"] == pytest.approx(100 * printed_eer)  # the EER s3prl itself prints
+    assert result["seed"] == 1337  # s3prl's --seed, which the recipe leaves at its default
+    outcomes = checked_outcomes(out_dir / "result.json", tmp_path, units="speaker")  # the EER recomputed from the trials
+    trials = [line.split() for line in (VOXCELEB1_MINI / "veri_test_mini.txt").read_text().splitlines()]
+    assert list(outcomes.columns["label"]) == [int(label) for label, _, _ in trials]
+    assert list(outcomes.units) == [enrolment.split("/")[0] for _, enrolment, _ in trials]  # each trial's enrolment speaker
     checkpoint = torch.load(out_dir / "states-1.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["Args"].upstream_feature_selection == "hconv"
     downstream = checkpoint["Downstream"]

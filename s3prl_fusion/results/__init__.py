@@ -5,6 +5,13 @@ Each task module defines ``METRIC`` (e.g. ``"wer"``), ``LOWER_IS_BETTER`` and
 (and, where the task has them, ``"per_language"`` or ``"per_fold"`` breakdowns). SV also offers
 ``read_best_result`` (s3prl's protocol: the best of every saved checkpoint on the test trials).
 
+A reader also returns what the evaluation saw row by row, ``"outcomes"`` (``outcomes.Outcomes``'s
+entry) with ``"outcome_units"`` (what a resampling unit is); ``write_result`` writes them to
+``<expdir>/<split>_outcomes.tsv`` and records that file (name, SHA-256, rows, units, metrics) as
+the result's ``outcomes``: the rows themselves never go into ``result.json``. A reader that has
+none (or an experiment evaluated before they were kept) leaves ``outcomes`` null and says why in
+``outcomes_missing``.
+
 Each result also records the checkpoint it came from, the ``upstream`` / ``interface`` it was
 trained with and its members, all read from the checkpoint (``provenance``); ``error_rates``
 scores s3prl's ASR hypothesis / reference files.
@@ -17,6 +24,7 @@ from pathlib import Path
 
 from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.errors import MissingPathError, UnknownNameError, UserError
+from s3prl_fusion.results.outcomes import outcomes_path, write_outcomes
 from s3prl_fusion.results.provenance import SETUP_KEYS, newest_checkpoints_under, provenance
 
 TASK_MODULES = {
@@ -74,6 +82,18 @@ def checked_origin(expdir: Path, checkpoint: Path | None, labels: dict) -> dict:
     return origin
 
 
+def recorded_outcomes(task: str, expdir: Path, split: str, metric: dict) -> dict:
+    """Takes the reader's ``outcomes`` / ``outcome_units`` (or ``outcomes_missing``) out of ``metric``;
+    the ``outcomes`` record ``result.json`` keeps (written to ``<split>_outcomes.tsv``), or a null
+    record and why there is none (a stale file of an earlier scoring is removed)."""
+    entry, units = metric.pop("outcomes", None), metric.pop("outcome_units", None)
+    missing = metric.pop("outcomes_missing", None)
+    if entry is None:
+        outcomes_path(expdir, split).unlink(missing_ok=True)
+        return {"outcomes": None, "outcomes_missing": missing or f"the {task} result reader keeps no per-utterance outcomes"}
+    return {"outcomes": write_outcomes(expdir, split, entry, units)}
+
+
 def write_result(task: str, expdir: Path, split: str, checkpoint: Path | None = None, select: str | None = None, **labels) -> dict:
     """Read the task's metric from ``expdir`` and write ``expdir/result.json`` (atomically).
 
@@ -93,6 +113,7 @@ def write_result(task: str, expdir: Path, split: str, checkpoint: Path | None = 
     else:
         raise ScoringError(f"--select {select} is not offered for task {task}; it is s3prl's SV protocol (--task sv_voxceleb1 --select best-test)")
     origin = checked_origin(expdir, checkpoint, labels)
-    result = {"task": task, "split": split, "lower_is_better": module.LOWER_IS_BETTER, **origin, **metric}
+    outcomes = recorded_outcomes(task, expdir, split, metric)
+    result = {"task": task, "split": split, "lower_is_better": module.LOWER_IS_BETTER, **origin, **metric, **outcomes}
     write_atomically(expdir / RESULT_FILE, lambda handle: handle.write(json.dumps(result, indent=2, sort_keys=True).encode()))
     return result

@@ -20,10 +20,11 @@ def read_ark(path: Path) -> dict[str, str]:
     return entries
 
 
-def utterance_errors(hypotheses: dict[str, str], references: dict[str, str]) -> dict[str, list[int]]:
-    """Per utterance of ``references`` (in their order): word and character edit distances and reference lengths,
-    ``{"word_errors", "words", "char_errors", "chars"}`` (a missing hypothesis counts as empty; characters without spaces)."""
-    counts = {name: [] for name in COUNT_COLUMNS}
+def utterance_error_counts(hypotheses: dict[str, str], references: dict[str, str]) -> dict[str, list[int]]:
+    """Per utterance of ``references`` (in its order; a missing hypothesis counts as empty): word
+    edit errors and reference words, character edit errors and reference characters (spaces left
+    out), as lists keyed by ``COUNT_COLUMNS``."""
+    counts: dict[str, list[int]] = {column: [] for column in COUNT_COLUMNS}
     for utterance, reference in references.items():
         hypothesis = hypotheses.get(utterance, "")
         counts["word_errors"].append(editdistance.eval(hypothesis.split(), reference.split()))
@@ -33,10 +34,18 @@ def utterance_errors(hypotheses: dict[str, str], references: dict[str, str]) -> 
     return counts
 
 
+def pooled_error_rates(counts: dict[str, list[int]]) -> dict[str, float]:
+    """{"wer": %, "cer": %} pooled over the utterances of ``utterance_error_counts``."""
+    totals = {column: sum(values) for column, values in counts.items()}
+    return {
+        "wer": 100.0 * totals["word_errors"] / max(totals["words"], 1),
+        "cer": 100.0 * totals["char_errors"] / max(totals["chars"], 1),
+    }
+
+
 def error_rates(hypotheses: dict[str, str], references: dict[str, str]) -> dict[str, float]:
-    """{"wer": %, "cer": %} over the utterances of ``references`` (a missing hypothesis counts as empty)."""
-    counts = {name: sum(values) for name, values in utterance_errors(hypotheses, references).items()}
-    return {"wer": 100.0 * counts["word_errors"] / max(counts["words"], 1), "cer": 100.0 * counts["char_errors"] / max(counts["chars"], 1)}
+    """{"wer": %, "cer": %} pooled over the utterances of ``references``."""
+    return pooled_error_rates(utterance_error_counts(hypotheses, references))
 
 
 def decoded_files(expdir: Path, split: str, decoding: str = "noLM") -> tuple[Path, Path]:
