@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, checked, run_recipe
+from test_submit import submitted_alone
 from s3prl_fusion.prepare.iemocap import LABELS, write_meta_data
 from s3prl_fusion.results.emotion import read_result
 
@@ -108,6 +109,10 @@ def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run):
         assert len((emotion_run / fold / f"test_{fold}_truth.txt").read_text().splitlines()) == 8
         assert json.loads((emotion_run / fold / "result.json").read_text())["per_fold"].keys() == {fold}
     assert (emotion_run / "meta_data" / "Session5" / "test_meta_data.json").is_file()
+
+
+def test_recipe_folds_go_into_the_submission(emotion_run, tmp_path):
+    submitted_alone(tmp_path, "er", emotion_run, "predict/er_fold1_public/predict.txt", "predict/er_fold2_public/predict.txt")
 
 
 def test_missing_session_names_the_path_and_where_to_get_it(tmp_path):

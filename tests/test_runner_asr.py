@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
+from test_submit import submitted_alone
 from s3prl_fusion.results.error_rates import asr_error_rates
 
 
@@ -73,7 +74,7 @@ def test_resume_continues_from_the_saved_step(trained, checkout):
     assert changed  # training went on from the restored weights
 
 
-def test_evaluate_writes_test_clean_hypotheses(trained, checkout):
+def test_evaluate_writes_test_clean_hypotheses(trained, checkout, tmp_path):
     run_python(
         ["-m", "s3prl_fusion.cli", "run", "-m", "evaluate", "-e", str(trained / "states-4.ckpt"), "-t", "test-clean", "--device", "cpu"],
         cwd=checkout,
@@ -82,3 +83,4 @@ def test_evaluate_writes_test_clean_hypotheses(trained, checkout):
     assert len(references) == len(list((LIBRISPEECH_MINI / "test-clean").rglob("*.flac")))
     rates = asr_error_rates(trained, "test-clean")
     assert 0 <= rates["cer"] and rates["wer"] <= 100 * max(len(r.split()) for r in references)
+    submitted_alone(tmp_path, "asr", trained, "predict/asr_public/predict.ark")  # no LM decoding here: asr_lm_public is missing
