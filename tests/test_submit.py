@@ -219,3 +219,13 @@ def submitted_alone(tmp_path: Path, task_folder: str, expdir: Path, *targets: st
                 assert sorted(name for name in archive.namelist() if name.startswith(target + "/") and not name.endswith("/")) == \
                     sorted(f"{target}/{path.name}" for path in source.iterdir())
     shutil.rmtree(out)
+
+
+def test_an_unreadable_prediction_is_malformed_not_a_crash(tmp_path):
+    out = superb_out(tmp_path / "out", tasks=("sid", "ks"))
+    (out / "sid" / "test_predict.txt").write_bytes(b"\xff\xfe\x00 binary")
+    assert f"task sid (sid_public): {out / 'sid' / 'test_predict.txt'} is malformed" in command_failure("submit", str(out))
+    (out / "sid" / "test_predict.txt").unlink()
+    (out / "ks" / "test_predict.txt").unlink()
+    (out / "ks" / "test_predict.txt").mkdir()
+    assert f"task ks (ks_public): {out / 'ks' / 'test_predict.txt'} is malformed" in command_failure("submit", str(out))

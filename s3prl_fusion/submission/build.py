@@ -83,7 +83,7 @@ def plan_submission(out: Path, seed: int | None = None) -> Submission:
             continue
         try:
             CHECKS[entry.kind](source)
-        except (MalformedPrediction, UnicodeDecodeError) as error:
+        except (MalformedPrediction, UnicodeDecodeError, OSError) as error:
             raise SubmissionError(f"task {entry.task} ({entry.name}): {source} is malformed: {error}; evaluate the task again") from None
         submission.files.append((entry, source))
     er_folds = [entry.name for entry, _ in submission.files if entry.task == "er"]
