@@ -20,6 +20,7 @@ MISTAKES = {
     "upstream-config": (["fused", "--random", "--out", "{tmp}/row.yaml"], "-u fused takes its members from -k"),
     "report": (["--results", NOWHERE, "--out", "{tmp}/report"], "--results {tmp}/nowhere is not a folder"),
     "score": (["--task", "asr", "--expdir", NOWHERE, "--split", "test-clean"], "{tmp}/nowhere/test-clean-noLM-hyp.ark is missing"),
+    "submit": ([NOWHERE], "{tmp}/nowhere is not a folder: pass the output folder of recipes/superb.sh"),
     "plot-interface": ([f"{NOWHERE}/states-4.ckpt"], "checkpoint {tmp}/nowhere/states-4.ckpt does not exist"),
 }
 

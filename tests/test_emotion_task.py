@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO_ROOT, checked, run_recipe
 from outcomes_checks import checked_outcomes
+from test_submit import submitted_alone
 from s3prl_fusion.prepare.iemocap import LABELS, write_meta_data
 from s3prl_fusion.results.emotion import read_result
 
@@ -115,6 +116,10 @@ def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run, tmp_path):
     for fold in ("fold1", "fold2"):
         rows = outcomes.strata == fold
         assert 100 * outcomes.columns["correct"][rows].mean() == pytest.approx(result["per_fold"][fold])
+
+
+def test_recipe_folds_go_into_the_submission(emotion_run, tmp_path):
+    submitted_alone(tmp_path, "er", emotion_run, "predict/er_fold1_public/predict.txt", "predict/er_fold2_public/predict.txt")
 
 
 def test_missing_session_names_the_path_and_where_to_get_it(tmp_path):

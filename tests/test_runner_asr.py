@@ -17,6 +17,7 @@ import yaml
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
 from outcomes_checks import checked_outcomes
 from s3prl_fusion.results import write_result
+from test_submit import submitted_alone
 from s3prl_fusion.results.error_rates import asr_error_rates
 
 
@@ -93,3 +94,4 @@ def test_evaluate_writes_test_clean_hypotheses_and_scoring_keeps_each_utterance(
     outcomes = checked_outcomes(trained / "result.json", tmp_path, units="utterance")  # WER and CER recomputed
     assert list(outcomes.ids) == [line.split(" ", 1)[0] for line in references] and list(outcomes.units) == list(outcomes.ids)
     assert outcomes.columns["words"].sum() == sum(len(line.split()) - 1 for line in references)
+    submitted_alone(tmp_path, "asr", trained, "predict/asr_public/predict.ark")  # no LM decoding here: asr_lm_public is missing

@@ -14,6 +14,7 @@ import torch
 
 from conftest import REPO_ROOT, checked, run_recipe
 from outcomes_checks import checked_outcomes
+from test_submit import submitted_alone
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"
 SMOKE_OVERRIDES = ",,".join([
@@ -71,6 +72,10 @@ def test_superb_head_trains_and_scores_the_test_trials(superb_run, tmp_path):
     assert downstream["model.framelevel_feature_extractor.module.4.kernel.weight"].shape == (1500, 512)  # x-vector TDNN 5
     assert downstream["model.utterancelevel_feature_extractor.linear1.weight"].shape == (512, 3000)
     assert "objective.W" in downstream  # AM-softmax
+
+
+def test_newest_checkpoints_trial_scores_go_into_the_submission(superb_run, tmp_path):
+    submitted_alone(tmp_path, "asv", superb_run[0], "predict/sv_public/predict.txt")
 
 
 def test_rerun_resumes_from_the_newest_checkpoint(superb_run, sv_environment):

@@ -23,6 +23,9 @@ model family (and its label's size where the label is of that family). Results w
 members fall back to the member labels of the checkpoint, then to the ``upstream`` label (the
 ``-u`` name: a preset, ``whisper_<size>``, an s3prl hub name; for ``hf_ssl``, ``whisper`` and
 ``fused`` the ``-k`` recorded in the experiment's ``args_*.yaml``).
+
+``superb.md`` / ``superb.csv``: every SUPERB task's number and the SUPERB score per row
+(``s3prl_fusion.results.superb_table``; a score over a part of the ten tasks is marked partial).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import argparse
 from pathlib import Path
 
 from s3prl_fusion.results.report import write_report
+from s3prl_fusion.results.superb_table import write_superb_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,5 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    for path in write_report(Path(args.results), Path(args.out)).values():
+    files = write_report(Path(args.results), Path(args.out))
+    files.update(write_superb_table(Path(args.results), Path(args.out)))
+    for path in files.values():
         print(path)
