@@ -38,7 +38,7 @@ from conftest import REPO_ROOT
 PLACEHOLDER = "PLACEHOLDER"
 OMITTED = "..."
 RECIPES = REPO_ROOT / "recipes"
-TASK_RECIPES = ("asr", "sv", "emotion", "ml_superb")  # recipes/<task>.sh UPSTREAM INTERFACE DATA_ROOT OUT_DIR [s3prl flags]
+TASK_RECIPES = ("asr", "sv", "emotion", "ml_superb", "sd")  # recipes/<task>.sh UPSTREAM INTERFACE DATA_ROOT OUT_DIR [s3prl flags]
 RUNNER_NAMES = (("s3prl-fusion", "run"), ("s3prl-fusion-run-downstream",), ("python", "-m", "s3prl_fusion.run_downstream"), ("run_downstream.py",))
 TORCHRUN_MODULES = {"s3prl_fusion.cli": "cli", "s3prl_fusion.run_downstream": "runner"}
 ENVIRONMENT_SETTING = re.compile(r"[A-Z][A-Z0-9_]*=\S*")
