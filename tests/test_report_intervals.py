@@ -164,3 +164,9 @@ def test_an_outcomes_file_changed_after_scoring_stops_the_report(results, tmp_pa
     with pytest.raises(SystemExit) as ended:
         cli_main(["report", "--results", str(changed), "--out", str(tmp_path / "report"), "--bootstrap", "50"])
     assert ended.value.code == 2 and f"{table} is not the file" in capsys.readouterr().err
+
+
+def test_a_negative_bootstrap_is_named(results, tmp_path, capsys):
+    with pytest.raises(SystemExit) as ended:
+        cli_main(["report", "--results", str(results), "--out", str(tmp_path / "report"), "--bootstrap", "-5"])
+    assert ended.value.code == 2 and "--bootstrap -5: give a number of resamples" in capsys.readouterr().err
