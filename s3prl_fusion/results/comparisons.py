@@ -8,8 +8,9 @@
   accuracy, so positive = fusion helps. The best single model is chosen on the reported values and
   held fixed in the resamples.
 
-Each comparison is a paired bootstrap over the test units both were evaluated on
-(``s3prl_fusion.statistics.bootstrap.paired_bootstrap``; every seed of each side pooled), with its
+Each comparison is a paired bootstrap over the test units both were evaluated on (the two cells'
+values on the same resamples, ``s3prl_fusion.statistics.bootstrap.paired_difference``; every seed of
+each side pooled), with its
 95 % interval and whether it excludes zero; a pair without outcomes on both sides, or evaluated on
 different test rows, keeps its point difference and says why it has no interval.
 
@@ -33,8 +34,8 @@ from tqdm import tqdm
 
 from s3prl_fusion.plots import GainPanel, IntervalSeries, plot_interval_groups
 from s3prl_fusion.results.intervals import RunOutcomes
-from s3prl_fusion.statistics.bootstrap import DEFAULT_SEED, PairedDifference, paired_bootstrap
-from s3prl_fusion.statistics.resampling import UnpairedOutcomesError
+from s3prl_fusion.statistics.bootstrap import PairedDifference, checked_metric, paired_difference
+from s3prl_fusion.statistics.resampling import UnpairedOutcomesError, aligned
 
 REFERENCE_INTERFACE = "ws"
 SINGLE_SECTION = "Single models"
@@ -110,27 +111,29 @@ def fusion_pairs(rows: Sequence, column) -> tuple[list[tuple[object, object]], l
     return pairs, left_out
 
 
-def compare(kind: str, column, system, reference, outcomes: RunOutcomes, resamples: int, seed: int = DEFAULT_SEED) -> Comparison:
-    """One comparison: its point difference from the reported values, and its paired bootstrap when both sides have outcomes."""
+def compare(kind: str, column, system, reference, outcomes: RunOutcomes, resamples: int) -> Comparison:
+    """One comparison: its point difference from the reported values, and its paired bootstrap from
+    the two cells' values on the same resamples (``row.resampled``, set by ``attach_intervals``)."""
     sign = 1.0 if column.lower_is_better else -1.0
     ours, theirs = system.values[column.key], reference.values[column.key]
     improvement = sign * (theirs - ours)
     relative = improvement / theirs if theirs else math.nan
     if resamples <= 0:
         return Comparison(kind, column, system, reference, improvement, relative, None, "no interval (--bootstrap 0)")
-    system_runs, reference_runs = outcomes.of(system.result_files(column.key)), outcomes.of(reference.result_files(column.key))
-    missing = system_runs.missing or reference_runs.missing
-    if missing:
-        return Comparison(kind, column, system, reference, improvement, relative, None, f"no interval: {missing}")
+    cells = system.resampled.get(column.key), reference.resampled.get(column.key)
+    if None in cells:
+        missing = system.interval_notes.get(column.key) or reference.interval_notes.get(column.key)
+        return Comparison(kind, column, system, reference, improvement, relative, None, missing)
     try:
-        paired = paired_bootstrap(system_runs.outcomes, reference_runs.outcomes, column.lower_is_better, resamples=resamples, seed=seed)
+        runs = [*outcomes.of(system.result_files(column.key)).outcomes, *outcomes.of(reference.result_files(column.key)).outcomes]
+        checked_metric(aligned(runs), "value")  # the same test rows, units and strata, the metric computed alike
+        paired = paired_difference(*cells, column.lower_is_better)
     except UnpairedOutcomesError as error:
         return Comparison(kind, column, system, reference, improvement, relative, None, f"no interval: not paired: {error}")
     return Comparison(kind, column, system, reference, improvement, relative, paired)
 
 
-def all_comparisons(rows: Sequence, columns: Sequence, outcomes: RunOutcomes, resamples: int,
-                    seed: int = DEFAULT_SEED) -> tuple[list[Comparison], list[str]]:
+def all_comparisons(rows: Sequence, columns: Sequence, outcomes: RunOutcomes, resamples: int) -> tuple[list[Comparison], list[str]]:
     """Every comparison of both kinds, column by column; and the fused rows left out, with why."""
     planned, left_out = [], []
     for column in columns:
@@ -138,7 +141,7 @@ def all_comparisons(rows: Sequence, columns: Sequence, outcomes: RunOutcomes, re
         pairs, skipped = fusion_pairs(rows, column)
         planned += [(AGAINST_BEST_SINGLE, column, system, reference) for system, reference in pairs]
         left_out += skipped
-    done = [compare(*plan, outcomes, resamples, seed) for plan in tqdm(planned, desc="paired comparisons", unit="pair", disable=not planned or resamples <= 0)]
+    done = [compare(*plan, outcomes, resamples) for plan in tqdm(planned, desc="paired comparisons", unit="pair", disable=not planned or resamples <= 0)]
     return done, left_out
 
 

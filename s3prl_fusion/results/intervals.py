@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results.outcomes import Outcomes, read_outcomes
-from s3prl_fusion.statistics.bootstrap import DEFAULT_SEED, Interval, bootstrap_interval
+from s3prl_fusion.statistics.bootstrap import DEFAULT_SEED, Resampled, percentile_interval, resampled
 from s3prl_fusion.statistics.resampling import UnpairedOutcomesError
 
 SEED_FOLDER = re.compile(r"^seed(\d+)$")
@@ -71,12 +71,12 @@ class RunOutcomes:
         return CellRuns([] if missing else read, missing)
 
 
-def cell_interval(runs: CellRuns, resamples: int, seed: int = DEFAULT_SEED) -> tuple[Interval | None, str]:
-    """(the cell's interval, "") or (None, why it has none)."""
+def cell_resampled(runs: CellRuns, resamples: int, seed: int = DEFAULT_SEED) -> tuple[Resampled | None, str]:
+    """(the cell's value on every resample, "") or (None, why it has no interval)."""
     if runs.missing:
         return None, f"{NO_INTERVAL}: {runs.missing}"
     try:
-        return bootstrap_interval(runs.outcomes, resamples=resamples, seed=seed), ""
+        return resampled(runs.outcomes, resamples=resamples, seed=seed), ""
     except UnpairedOutcomesError as error:
         return None, f"{NO_INTERVAL}: its seeds' outcomes cannot be pooled: {error}"
 
@@ -90,13 +90,14 @@ def spread_text(spread: float | None) -> str:
 
 
 def attach_intervals(rows: Sequence, columns: Sequence[str], outcomes: RunOutcomes, resamples: int, seed: int = DEFAULT_SEED) -> None:
-    """Set ``row.intervals[column]`` (or ``row.interval_notes[column]``) for every cell of ``rows``
-    in ``columns`` (report rows: ``runs`` and ``result_files``), test set by test set (a column's
-    cells share their resamples)."""
+    """Set ``row.resampled[column]`` and ``row.intervals[column]`` (or ``row.interval_notes[column]``)
+    for every cell of ``rows`` in ``columns`` (report rows: ``runs`` and ``result_files``), test
+    set by test set (a column's cells share their draws, so later comparisons pair their values)."""
     cells = [(row, column) for column in columns for row in rows if row.runs.get(column)]
     for row, column in tqdm(cells, desc=f"95 % intervals ({resamples} resamples)", unit="cell", disable=not cells):
-        interval, note = cell_interval(outcomes.of(row.result_files(column)), resamples, seed)
-        if interval is not None:
-            row.intervals[column] = interval
+        cell, note = cell_resampled(outcomes.of(row.result_files(column)), resamples, seed)
+        if cell is not None:
+            row.resampled[column] = cell
+            row.intervals[column] = percentile_interval(cell)
         else:
             row.interval_notes[column] = note

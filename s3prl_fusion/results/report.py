@@ -25,7 +25,7 @@ from s3prl_fusion.results import RESULT_FILE
 from s3prl_fusion.results.comparisons import all_comparisons, gain_panels, plot_task_intervals, render_comparisons, write_comparisons_csv
 from s3prl_fusion.results.intervals import RunOutcomes, attach_intervals, interval_text, run_seed, seed_spread, spread_text
 from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, language_grouped_mean
-from s3prl_fusion.statistics.bootstrap import DEFAULT_RESAMPLES, Interval
+from s3prl_fusion.statistics.bootstrap import DEFAULT_RESAMPLES, Interval, Resampled
 from s3prl_fusion.upstreams.presets import PRESETS
 
 MISSING = "-"
@@ -111,6 +111,7 @@ class Row:
     runs: dict[str, dict[str | None, tuple[Path, dict]]] = field(default_factory=dict)  # column key -> seed -> (result file, result)
     spreads: dict[str, float] = field(default_factory=dict)  # column key -> standard deviation over its seeds (2 or more)
     intervals: dict[str, Interval] = field(default_factory=dict)  # column key -> its 95 % bootstrap interval
+    resampled: dict[str, Resampled] = field(default_factory=dict)  # column key -> its value on each resample (paired comparisons)
     interval_notes: dict[str, str] = field(default_factory=dict)  # column key -> why it has no interval
 
     def result_files(self, column: str) -> list[Path]:

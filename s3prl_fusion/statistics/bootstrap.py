@@ -74,13 +74,13 @@ class PairedDifference:
 
 def _ratio_on_draws(spec: dict, outcomes: Outcomes, plan: ResamplingPlan, counts: np.ndarray) -> np.ndarray:
     """A ratio metric on each resample: (chunk, clusters) counts -> (chunk,)."""
-    def per_stratum(column: str) -> np.ndarray:  # (chunk, strata) sums of the column
-        by_cluster = np.bincount(plan.cluster_of_row, weights=outcomes.columns[column], minlength=plan.clusters)
-        placed = np.zeros((plan.clusters, len(plan.strata)))
-        placed[np.arange(plan.clusters), plan.stratum_of_cluster] = by_cluster
-        return counts @ placed
-
-    numerator, denominator = per_stratum(spec["numerator"]), per_stratum(spec["denominator"])
+    strata = len(plan.strata)
+    placed = np.zeros((plan.clusters, 2 * strata), dtype=counts.dtype)  # a cluster's numerator, then denominator sum, in its stratum's column
+    for offset, column in enumerate((spec["numerator"], spec["denominator"])):
+        placed[np.arange(plan.clusters), offset * strata + plan.stratum_of_cluster] = np.bincount(
+            plan.cluster_of_row, weights=outcomes.columns[column], minlength=plan.clusters)
+    sums = (counts @ placed).astype(np.float64)  # (chunk, 2 x strata): one pass over the draws
+    numerator, denominator = sums[:, :strata], sums[:, strata:]
     if spec.get("combine", "pooled") == "pooled":
         return numerator.sum(axis=1) / np.maximum(denominator.sum(axis=1), TINY)
     return (numerator / np.maximum(denominator, TINY)).mean(axis=1)
@@ -137,7 +137,8 @@ def metric_on_draws(outcomes: Outcomes, metric: str, plan: ResamplingPlan, count
     return float(spec.get("scale", 1.0)) * on_draws(spec, outcomes, plan, counts)
 
 
-def _checked_metric(runs: Sequence[Outcomes], metric: str) -> None:
+def checked_metric(runs: Sequence[Outcomes], metric: str) -> None:
+    """An UnpairedOutcomesError unless every run has ``metric``, computed the same way."""
     specs = [run.metrics.get(metric) for run in runs]
     if specs[0] is None:
         raise UnpairedOutcomesError(f"the outcomes have no metric {metric!r} (they have {sorted(runs[0].metrics)})")
@@ -145,11 +146,26 @@ def _checked_metric(runs: Sequence[Outcomes], metric: str) -> None:
         raise UnpairedOutcomesError(f"metric {metric!r} is computed differently: {specs}")
 
 
-def seed_mean_on_draws(runs: Sequence[Outcomes], metric: str, resamples: int, seed: int) -> np.ndarray:
-    """(resamples,) mean over the (aligned) ``runs`` of ``metric``, each resample drawing the units once for all runs."""
+@dataclass(frozen=True)
+class Resampled:
+    """One cell's metric on every resample: ``estimate`` (the mean over its runs of their reported
+    number), ``values`` (resamples,) and the ``fingerprint`` of the clusters drawn (two cells with
+    equal fingerprints, seeds and resample counts were resampled alike: their values pair)."""
+
+    estimate: float
+    values: np.ndarray
+    fingerprint: str
+
+
+def resampled(runs: Sequence[Outcomes], metric: str = "value", resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Resampled:
+    """``metric`` of a cell's ``runs`` (one per seed, one test set) on each resample, every run on
+    the same drawn units, their mean; an UnpairedOutcomesError when the runs' rows or the metric's
+    definitions differ."""
+    runs = aligned(runs)
+    checked_metric(runs, metric)
     plan = ResamplingPlan.of(runs[0])
     values = [np.mean([metric_on_draws(run, metric, plan, counts) for run in runs], axis=0) for counts in draws(plan, resamples, seed)]
-    return np.concatenate(values)
+    return Resampled(float(np.mean([point_estimate(run, metric) for run in runs])), np.concatenate(values), plan.fingerprint)
 
 
 def _interval(estimate: float, values: np.ndarray, level: float) -> Interval:
@@ -160,40 +176,39 @@ def _interval(estimate: float, values: np.ndarray, level: float) -> Interval:
     return Interval(estimate, float(low), float(high), int(finite.size))
 
 
+def percentile_interval(cell: Resampled, level: float = LEVEL) -> Interval:
+    return _interval(cell.estimate, cell.values, level)
+
+
 def bootstrap_interval(runs: Sequence[Outcomes], metric: str = "value", resamples: int = DEFAULT_RESAMPLES,
                        seed: int = DEFAULT_SEED, level: float = LEVEL) -> Interval:
     """The percentile interval of ``metric`` for one cell: ``runs`` are its evaluations (one per
-    seed) of one test set; estimate = the mean over runs of their reported number. An
-    UnpairedOutcomesError when the runs' rows or the metric's definitions differ."""
-    runs = aligned(runs)
-    _checked_metric(runs, metric)
-    estimate = float(np.mean([point_estimate(run, metric) for run in runs]))
-    return _interval(estimate, seed_mean_on_draws(runs, metric, resamples, seed), level)
+    seed) of one test set; estimate = the mean over runs of their reported number."""
+    return percentile_interval(resampled(runs, metric, resamples, seed), level)
+
+
+def paired_difference(system: Resampled, reference: Resampled, lower_is_better: bool, level: float = LEVEL) -> PairedDifference:
+    """The paired difference of two cells resampled alike (equal fingerprints; their rows checked
+    to be the same by ``aligned``); see the module docstring for the orientation."""
+    if system.fingerprint != reference.fingerprint or len(system.values) != len(reference.values):
+        raise UnpairedOutcomesError("the two were not resampled alike (different units or strata, or resample counts)")
+    sign = 1.0 if lower_is_better else -1.0
+    improvement = sign * (reference.estimate - system.estimate)
+    differences = sign * (reference.values - system.values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative_values = differences / reference.values
+    return PairedDifference(
+        improvement=_interval(improvement, differences, level),
+        relative=_interval(improvement / reference.estimate if reference.estimate else math.nan, relative_values, level),
+        system=system.estimate,
+        reference=reference.estimate,
+    )
 
 
 def paired_bootstrap(system: Sequence[Outcomes], reference: Sequence[Outcomes], lower_is_better: bool, metric: str = "value",
                      resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = LEVEL) -> PairedDifference:
     """``system`` (its runs, one per seed) against ``reference`` on the same test units, with the
-    same resampled units for both; see the module docstring for the orientation. An
-    UnpairedOutcomesError when their test rows, units, strata or metric definitions differ."""
-    runs = aligned([*system, *reference])
-    _checked_metric(runs, metric)
-    ours, theirs = runs[:len(system)], runs[len(system):]
-    plan = ResamplingPlan.of(runs[0])
-    ours_values, theirs_values = [], []
-    for counts in draws(plan, resamples, seed):
-        ours_values.append(np.mean([metric_on_draws(run, metric, plan, counts) for run in ours], axis=0))
-        theirs_values.append(np.mean([metric_on_draws(run, metric, plan, counts) for run in theirs], axis=0))
-    ours_values, theirs_values = np.concatenate(ours_values), np.concatenate(theirs_values)
-    sign = 1.0 if lower_is_better else -1.0
-    system_value = float(np.mean([point_estimate(run, metric) for run in ours]))
-    reference_value = float(np.mean([point_estimate(run, metric) for run in theirs]))
-    improvement = sign * (reference_value - system_value)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        relative_values = sign * (theirs_values - ours_values) / theirs_values
-    return PairedDifference(
-        improvement=_interval(improvement, sign * (theirs_values - ours_values), level),
-        relative=_interval(improvement / reference_value if reference_value else math.nan, relative_values, level),
-        system=system_value,
-        reference=reference_value,
-    )
+    same resampled units for both; an UnpairedOutcomesError when their test rows, units, strata or
+    metric definitions differ."""
+    checked_metric(aligned([*system, *reference]), metric)
+    return paired_difference(resampled(system, metric, resamples, seed), resampled(reference, metric, resamples, seed), lower_is_better, level)
