@@ -8,7 +8,7 @@
 # https://speech.fit.vutbr.cz/files/quesst14Database.tgz. s3prl's task code needs dtw-python and lxml.
 # No INTERFACE argument: the layer sweep is the protocol. A fused upstream's layers are each aligned
 # layer of the fused stack (`fused.layer<N>`) and each member's own layers (`<member>.layer<N>`);
-# the members run once per utterance and split (s3prl_fusion/s3prl_adapter/qbe_sweep.py).
+# the members run once per utterance and split (`s3prl-fusion qbe`, s3prl_fusion/s3prl_adapter/qbe_sweep.py).
 # Leaves in OUT_DIR: benchmark.stdlist.xml (the chosen layer's eval detections, the file SUPERB's
 # submission packs), dev/<layer>/ and test/<layer>/ (each layer's detection list), qbe_sweep.json
 # (every layer's dev MTWV, the chosen layer, the upstream and its members) and result.json (test
@@ -36,5 +36,5 @@ flags=(-u "$UPSTREAM" --device "$DEVICE")
 if [ -n "${UPSTREAM_CONFIG:-}" ]; then flags+=(-g "$UPSTREAM_CONFIG"); fi
 if [ -n "${CONFIG:-}" ]; then flags+=(-c "$CONFIG"); fi
 OVERRIDE_STRING=$(fusion_join_overrides "config.downstream_expert.datarc.dataset_root='$DATA_ROOT'" ${OVERRIDES:+"$OVERRIDES"})
-"$PYTHON" -m s3prl_fusion.s3prl_adapter.qbe_sweep "$OUT_DIR" "${flags[@]}" -o "$OVERRIDE_STRING" "$@"
+"$PYTHON" -m s3prl_fusion.cli qbe "$OUT_DIR" "${flags[@]}" -o "$OVERRIDE_STRING" "$@"
 "$PYTHON" -m s3prl_fusion.cli score --task quesst14_dtw --expdir "$OUT_DIR" --split test

@@ -23,6 +23,7 @@ COMMANDS = {
     "report": "s3prl_fusion.commands.report",
     "export": "s3prl_fusion.commands.export",
     "score": "s3prl_fusion.commands.score",
+    "qbe": "s3prl_fusion.commands.qbe",
     "plot-interface": "s3prl_fusion.commands.plot_interface",
 }
 

@@ -1,7 +1,7 @@
 """SUPERB's QbE protocol (``-d quesst14_dtw``) for any upstream, fused ones included: DTW layer by
 layer, the best layer chosen on dev (MTWV) and reported on test (the eval queries).
 
-    python -m s3prl_fusion.s3prl_adapter.qbe_sweep OUT_DIR [s3prl runner flags: -u, -g, -k, -o, --device ...]
+    s3prl-fusion qbe OUT_DIR [s3prl runner flags: -u, -g, -k, -o, --device ...]
 
 The layers swept (each a *candidate*, named ``<stack>.layer<N>``):
 
@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from s3prl_fusion.errors import MissingPathError, SettingError, report_user_errors
+from s3prl_fusion.audio.sample_rate import SAMPLE_RATE
+from s3prl_fusion.errors import MissingPathError, SettingError
 from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.experiments.command_line import typed_flags
 from s3prl_fusion.experiments.task_configs import resolve_task_config
@@ -79,25 +80,27 @@ class SpilledFeatures:
 
 
 class LayerSweep:
-    """The candidates of an s3prl Runner's upstream and their per-utterance features."""
+    """The candidates of an upstream (as s3prl's Runner built it) and their per-utterance features.
+    ``normalize``: the runner's ``--upstream_feature_normalize``, handed to s3prl's Featurizer as the
+    runner hands it (with ``-l`` it changes nothing: s3prl normalises only before a weighted sum)."""
 
-    def __init__(self, runner):
-        self.upstream = runner.upstream.model
-        self.fused = hasattr(self.upstream, "run_members")
-        first = "fused" if self.fused else "upstream"
-        self.featurizers = {}
-        for layer in range(self._hidden_state_count(runner.args.device)):
-            featurizer = self._featurizer(layer, runner.args.device, runner.args.upstream_feature_normalize)
-            self.featurizers[f"{first}.layer{layer}"] = featurizer
-        self.member_layers = {}
-        if self.fused:
-            probe = self.upstream.run_members([torch.randn(16000, device=runner.args.device)])[0]
-            for index, (name, stack) in enumerate(zip(self.upstream.member_names, probe)):
-                self.member_layers.update({f"{name}.layer{layer}": (index, layer) for layer in range(stack.size(0))})
-
-    def _hidden_state_count(self, device: str) -> int:
+    def __init__(self, upstream: torch.nn.Module, device: str, normalize: bool = False):
+        self.upstream = upstream
+        self.fused = hasattr(upstream, "run_members")
+        probe, member_stacks = [torch.randn(SAMPLE_RATE, device=device)], []
         with torch.no_grad():
-            return len(self.upstream([torch.randn(16000, device=device)])[FEATURE_SELECTION])
+            if self.fused:
+                member_stacks, lengths = upstream.run_members(probe)
+                hidden_states = len(upstream.fuse(member_stacks, lengths)[FEATURE_SELECTION])
+            else:
+                hidden_states = len(upstream(probe)[FEATURE_SELECTION])
+        first = "fused" if self.fused else "upstream"
+        self.featurizers = {f"{first}.layer{layer}": self._featurizer(layer, device, normalize) for layer in range(hidden_states)}
+        self.member_layers = {
+            f"{name}.layer{layer}": (index, layer)
+            for index, (name, stack) in enumerate(zip(getattr(upstream, "member_names", []), member_stacks))
+            for layer in range(stack.size(0))
+        }
 
     def _featurizer(self, layer: int, device: str, normalize: bool):
         from s3prl.upstream.interfaces import Featurizer
@@ -181,7 +184,6 @@ def run_split(runner, sweep: LayerSweep, out_dir: Path, split: str, candidates: 
     for entry in runner.all_entries:
         entry.model.eval()
     dataloader = expert.get_dataloader(split)
-    check_split(expert.test_dataset, split)
     spill = out_dir / split / ".features"
     shutil.rmtree(spill, ignore_errors=True)
     spill.mkdir(parents=True)
@@ -222,7 +224,11 @@ def sweep(out_dir: Path, runner_flags: list[str]) -> dict:
     dataset_root = Path(runner.config["downstream_expert"]["datarc"]["dataset_root"]).resolve()
     for split in SPLITS:
         qbe.ground_truth_folder(dataset_root, split)
-    layer_sweep = LayerSweep(runner)
+    expert = runner.downstream.model
+    for split in SPLITS:
+        expert.get_dataloader(split)
+        check_split(expert.test_dataset, split)
+    layer_sweep = LayerSweep(runner.upstream.model, runner.args.device, runner.args.upstream_feature_normalize)
     run_split(runner, layer_sweep, out_dir, "dev", layer_sweep.candidates)
     dev_mtwv = {
         candidate: qbe.score_detections(detections_path(out_dir, "dev", candidate), dataset_root, "dev")["mtwv"]
@@ -249,15 +255,3 @@ def sweep(out_dir: Path, runner_flags: list[str]) -> dict:
     for candidate in layer_sweep.candidates:
         print(f"[qbe] dev MTWV {candidate:<{width}} {dev_mtwv[candidate]:.4f}{'  <- chosen' if candidate == chosen else ''}")
     return record
-
-
-@report_user_errors
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-"):
-        raise SettingError("usage: python -m s3prl_fusion.s3prl_adapter.qbe_sweep OUT_DIR [s3prl runner flags: -u UPSTREAM -g CONFIG -o ... --device ...]")
-    sweep(Path(argv[0]), argv[1:])
-
-
-if __name__ == "__main__":
-    main()
