@@ -188,18 +188,20 @@ def run_split(runner, sweep: LayerSweep, out_dir: Path, split: str, candidates: 
     shutil.rmtree(spill, ignore_errors=True)
     spill.mkdir(parents=True)
     records = {candidate: {"features": SpilledFeatures(spill / f"{candidate}.f32"), "audio_names": []} for candidate in wanted}
-    for batch_id, (wavs, *others) in enumerate(tqdm(dataloader, dynamic_ncols=True, desc=f"{split}: members over {len(wanted)} layers")):
-        wavs = [torch.FloatTensor(wav).to(runner.args.device) for wav in wavs]
-        with torch.no_grad():
-            for candidate, features in sweep.features(wavs, wanted).items():
-                expert(split, features, *others, records=records[candidate], batch_id=batch_id)
+    batches = tqdm(dataloader, dynamic_ncols=True, desc=f"{split}: members over {len(wanted)} layers")
+    with runner._s3prl_fusion_batches.naming_audio_errors():  # as the patched Runner.evaluate: an audio error names the file
+        for batch_id, (wavs, *others) in enumerate(batches):
+            wavs = [torch.FloatTensor(wav).to(runner.args.device) for wav in wavs]
+            with torch.no_grad():
+                for candidate, features in sweep.features(wavs, wanted).items():
+                    expert(split, features, *others, records=records[candidate], batch_id=batch_id)
     for candidate in tqdm(wanted, desc=f"{split}: DTW per layer"):
         scored = {"features": records[candidate]["features"].load(), "audio_names": records[candidate]["audio_names"]}
         folder = detections_path(out_dir, split, candidate).parent
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        expert.expdir = partial
+        expert.expdir = partial  # where the expert writes benchmark.stdlist.xml
         expert.log_records(split, records=defaultdict(list, scored))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(partial, folder)
