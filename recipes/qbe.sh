@@ -14,8 +14,10 @@
 # (every layer's dev MTWV, the chosen layer, the upstream and its members) and result.json (test
 # MTWV, from `s3prl-fusion score --task quesst14_dtw`). A re-run skips the layers already scored
 # and, once result.json is written, everything. Knobs: DEVICE, UPSTREAM_CONFIG (-g), CONFIG (-c),
-# OVERRIDES (extra -o items), PYTHON (see lib.sh); STEPS and CACHE do not apply (nothing is trained;
-# the sweep reads every layer of the members' stacks, which it extracts itself).
+# OVERRIDES (extra -o items), PYTHON (see lib.sh), and LAYERS_PER_PASS: the dev sweep keeps every
+# layer's features on disk (OUT_DIR/dev/.features: layers x frames x dim x 4 bytes) from one pass of
+# the members; LAYERS_PER_PASS=N keeps N at a time and runs the members once per N layers. STEPS and
+# CACHE do not apply (nothing is trained; the sweep extracts every layer of the members itself).
 source "$(dirname "$0")/lib.sh"
 if [ $# -lt 3 ]; then
   echo "usage: $0 UPSTREAM DATA_ROOT OUT_DIR [s3prl runner flags...]" >&2
@@ -36,5 +38,7 @@ flags=(-u "$UPSTREAM" --device "$DEVICE")
 if [ -n "${UPSTREAM_CONFIG:-}" ]; then flags+=(-g "$UPSTREAM_CONFIG"); fi
 if [ -n "${CONFIG:-}" ]; then flags+=(-c "$CONFIG"); fi
 OVERRIDE_STRING=$(fusion_join_overrides "config.downstream_expert.datarc.dataset_root='$DATA_ROOT'" ${OVERRIDES:+"$OVERRIDES"})
-"$PYTHON" -m s3prl_fusion.cli qbe "$OUT_DIR" "${flags[@]}" -o "$OVERRIDE_STRING" "$@"
+sweep_flags=()
+if [ -n "${LAYERS_PER_PASS:-}" ]; then sweep_flags+=(--layers-per-pass "$LAYERS_PER_PASS"); fi
+"$PYTHON" -m s3prl_fusion.cli qbe "${sweep_flags[@]}" "$OUT_DIR" "${flags[@]}" -o "$OVERRIDE_STRING" "$@"
 "$PYTHON" -m s3prl_fusion.cli score --task quesst14_dtw --expdir "$OUT_DIR" --split test

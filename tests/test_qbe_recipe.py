@@ -76,14 +76,23 @@ def test_the_result_is_the_test_mtwv_of_the_chosen_layer_with_the_upstream_it_ca
     assert "checkpoint" not in result and "step" not in result
 
 
-def test_a_rerun_skips_what_is_done(swept):
+def test_a_rerun_skips_what_is_done_and_can_bound_the_layers_kept_per_pass(swept):
     out, _ = swept
     scored = (out / "result.json").read_bytes()
     again = checked(run_recipe("qbe.sh", ["fused", str(QUESST), str(out)], **SMALL_RUN))
     assert "result.json exists: QbE is done" in again.stdout and (out / "result.json").read_bytes() == scored
-    (out / "result.json").unlink()  # every layer's detection list is there: the members do not run again
-    again = checked(run_recipe("qbe.sh", ["fused", str(QUESST), str(out)], **SMALL_RUN))
-    assert "members over" not in again.stderr and "DTW per layer" not in again.stderr
+    redone = ["fused.layer1", "whisper_small_random.layer3"]
+    before = {name: (out / "dev" / name / "benchmark.stdlist.xml").read_bytes() for name in redone}
+    for name in redone:
+        shutil.rmtree(out / "dev" / name)
+    (out / "result.json").unlink()
+    again = checked(run_recipe("qbe.sh", ["fused", str(QUESST), str(out)], LAYERS_PER_PASS="1", **SMALL_RUN))
+    passes = [line for line in again.stderr.splitlines() if line.startswith("[qbe] ")]
+    assert passes == [  # only the two missing layers, one per pass of the members; test's layer is there
+        "[qbe] dev: the members over every query and document for 1 layer(s) (fused.layer1): pass 1 of 2",
+        "[qbe] dev: the members over every query and document for 1 layer(s) (whisper_small_random.layer3): pass 2 of 2",
+    ]
+    assert {name: (out / "dev" / name / "benchmark.stdlist.xml").read_bytes() for name in redone} == before
     assert json.loads((out / "result.json").read_text())["value"] == json.loads(scored)["value"]
 
 

@@ -16,7 +16,8 @@ Efficiency: s3prl's own ``Runner`` is built from the flags (as ``run_downstream.
 same seed, upstream, task config and ``quesst14_dtw`` expert), then each split's audio passes
 through the members once; every candidate's features are handed to the expert's ``forward`` (as
 the runner's ``evaluate`` does) and kept on disk (``<split>/.features/``, float32, one file per
-candidate, removed once scored), then the expert's own ``log_records`` runs its normalisation,
+candidate, removed once scored: layers x frames x dim x 4 bytes; ``layers_per_pass`` bounds it,
+running the members once per that many layers), then the expert's own ``log_records`` runs its normalisation,
 DTW and scoring per candidate and writes ``<split>/<candidate>/benchmark.stdlist.xml``. The
 fused candidates' features are s3prl's own ``Featurizer`` with ``-l N`` on the fused output, so
 each equals a runner ``-m evaluate -s hidden_states -l N`` run. A candidate whose detection list
@@ -174,12 +175,19 @@ def detections_path(out_dir: Path, split: str, candidate: str) -> Path:
     return out_dir / split / candidate / qbe.DETECTIONS
 
 
-def run_split(runner, sweep: LayerSweep, out_dir: Path, split: str, candidates: list[str]) -> None:
+def run_split(runner, sweep: LayerSweep, out_dir: Path, split: str, candidates: list[str], layers_per_pass: int | None = None) -> None:
     """Each of ``candidates`` without a detection list on ``split``: the members over the split's
-    queries and documents once, then the expert's DTW and scoring per candidate."""
+    queries and documents once per ``layers_per_pass`` candidates (default: once for all), then the
+    expert's DTW and scoring per candidate."""
     wanted = [candidate for candidate in candidates if not detections_path(out_dir, split, candidate).is_file()]
-    if not wanted:
-        return
+    size = layers_per_pass or len(wanted) or 1
+    groups = [wanted[start : start + size] for start in range(0, len(wanted), size)]
+    for number, group in enumerate(groups, 1):
+        print(f"[qbe] {split}: the members over every query and document for {len(group)} layer(s) ({', '.join(group)}): pass {number} of {len(groups)}", file=sys.stderr)
+        _run_pass(runner, sweep, out_dir, split, group)
+
+
+def _run_pass(runner, sweep: LayerSweep, out_dir: Path, split: str, wanted: list[str]) -> None:
     expert = runner.downstream.model
     for entry in runner.all_entries:
         entry.model.eval()
@@ -219,8 +227,12 @@ def check_split(dataset, split: str) -> None:
         raise MissingPathError(f"{dataset.dataset_root}/scoring/language_key_utterances.lst lists no nnenglish document")
 
 
-def sweep(out_dir: Path, runner_flags: list[str]) -> dict:
-    """The whole protocol (module docstring); returns the record written to ``OUT_DIR/qbe_sweep.json``."""
+def sweep(out_dir: Path, runner_flags: list[str], layers_per_pass: int | None = None) -> dict:
+    """The whole protocol (module docstring); returns the record written to ``OUT_DIR/qbe_sweep.json``.
+    ``layers_per_pass``: at most this many layers' features kept on disk at once, the members run
+    once per that many layers (default: every layer from one pass)."""
+    if layers_per_pass is not None and layers_per_pass < 1:
+        raise SettingError(f"--layers-per-pass {layers_per_pass}: give a positive number of layers (or leave it out: every layer from one pass)")
     out_dir = Path(out_dir).resolve()
     runner = build_runner(out_dir, runner_flags)
     dataset_root = Path(runner.config["downstream_expert"]["datarc"]["dataset_root"]).resolve()
@@ -231,7 +243,7 @@ def sweep(out_dir: Path, runner_flags: list[str]) -> dict:
         expert.get_dataloader(split)
         check_split(expert.test_dataset, split)
     layer_sweep = LayerSweep(runner.upstream.model, runner.args.device, runner.args.upstream_feature_normalize)
-    run_split(runner, layer_sweep, out_dir, "dev", layer_sweep.candidates)
+    run_split(runner, layer_sweep, out_dir, "dev", layer_sweep.candidates, layers_per_pass)
     dev_mtwv = {
         candidate: qbe.score_detections(detections_path(out_dir, "dev", candidate), dataset_root, "dev")["mtwv"]
         for candidate in layer_sweep.candidates
