@@ -7,7 +7,8 @@ import pytest
 
 from s3prl_fusion.results.outcomes import Outcomes, point_estimate
 from s3prl_fusion.results.sv import equal_error_rate
-from s3prl_fusion.statistics.bootstrap import bootstrap_interval, metric_on_draws, paired_bootstrap, weighted_eer
+from s3prl_fusion.results.twv import maximum_term_weighted_value
+from s3prl_fusion.statistics.bootstrap import bootstrap_interval, metric_on_draws, paired_bootstrap, weighted_eer, weighted_mtwv
 from s3prl_fusion.statistics.resampling import ResamplingPlan, UnpairedOutcomesError, aligned, draw_counts
 
 
@@ -100,3 +101,32 @@ def test_improvement_is_positive_when_the_system_is_better_whatever_the_metric_d
     error_rate = paired_bootstrap([outcomes(worse)], [outcomes(better)], lower_is_better=True, resamples=200)  # fewer "errors" is better
     assert error_rate.improvement.low > 0 and error_rate.excludes_zero
     assert error_rate.relative.estimate == pytest.approx((error_rate.reference - error_rate.system) / error_rate.reference)
+
+
+def test_weighted_mtwv_with_each_query_once_is_the_scorers_mtwv_and_a_query_drawn_twice_counts_twice():
+    generator = np.random.default_rng(3)
+    queries = np.repeat(np.arange(6), 40)
+    targets = (generator.random(queries.size) < 0.15).astype(float)
+    targets[::40] = 1.0  # every query has a target
+    scores = targets + generator.normal(0, 0.7, queries.size)
+    once = weighted_mtwv(scores, targets, np.ones((1, 6)), queries)
+    assert once[0] == pytest.approx(maximum_term_weighted_value(scores, targets, queries).mtwv, abs=1e-12)
+    counts = np.array([[2, 0, 1, 1, 1, 1]], dtype=float)  # query 0 twice, query 1 left out
+    duplicated = np.concatenate([np.flatnonzero(queries == 0), np.flatnonzero(queries == 0), np.flatnonzero(queries >= 2)])
+    renamed = np.concatenate([np.zeros(40), np.full(40, 99), queries[queries >= 2]])
+    expected = maximum_term_weighted_value(scores[duplicated], targets[duplicated], renamed).mtwv
+    assert weighted_mtwv(scores, targets, counts, queries)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_qbe_cell_gets_an_interval_around_its_mtwv():
+    generator = np.random.default_rng(4)
+    queries = np.repeat([f"q{index}" for index in range(30)], 20)
+    targets = (generator.random(queries.size) < 0.2).astype(float)
+    targets[::20] = 1.0
+    outcomes = Outcomes.from_entry({
+        "ids": [f"{query}:{row}" for row, query in enumerate(queries)], "units": list(queries), "strata": None,
+        "columns": {"score": list(targets + generator.normal(0, 0.8, queries.size)), "target": list(targets)},
+        "metrics": {"value": {"statistic": "mtwv", "score": "score", "label": "target"}},
+    })
+    interval = bootstrap_interval([outcomes], resamples=200)
+    assert interval.low < point_estimate(outcomes) < interval.high and interval.high - interval.low < 0.6

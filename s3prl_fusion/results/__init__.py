@@ -13,7 +13,9 @@ none (or an experiment evaluated before they were kept) leaves ``outcomes`` null
 ``outcomes_missing``.
 
 Each result also records the checkpoint it came from, the ``upstream`` / ``interface`` it was
-trained with and its members, all read from the checkpoint (``provenance``); ``error_rates``
+trained with and its members, all read from the checkpoint (``provenance``); a task that trains
+nothing (QbE) has no checkpoint, and its module's ``recorded_origin(expdir)`` gives what its run
+recorded of the upstream and members instead; ``error_rates``
 scores s3prl's ASR hypothesis / reference files.
 """
 from __future__ import annotations
@@ -38,6 +40,7 @@ TASK_MODULES = {
     "libriphone": "s3prl_fusion.results.libriphone",
     "snips": "s3prl_fusion.results.snips",
     "diarization": "s3prl_fusion.results.diarization",
+    "quesst14_dtw": "s3prl_fusion.results.qbe",
 }
 RESULT_FILE = "result.json"
 SELECTIONS = ("best-test",)
@@ -53,14 +56,18 @@ def task_module(task: str):
     return importlib.import_module(TASK_MODULES[task])
 
 
-def checked_origin(expdir: Path, checkpoint: Path | None, labels: dict) -> dict:
+def checked_origin(expdir: Path, checkpoint: Path | None, labels: dict, recorded_origin=None) -> dict:
     """The provenance of ``checkpoint``, or without one the set-up shared by the newest checkpoint
-    of each run of ``expdir`` (each fold or language); a ScoringError when the runs' set-ups differ
-    or a given label (``upstream`` / ``interface``, "" for none) contradicts the checkpoint's."""
-    sources = [checkpoint] if checkpoint is not None else newest_checkpoints_under(expdir)
-    if not sources:
-        raise MissingPathError(f"no states-<step>.ckpt in {expdir} or its run folders: the result's set-up is read from the checkpoint training wrote")
-    origins = [provenance(source) for source in sources]
+    of each run of ``expdir`` (each fold or language), or for a task that trains nothing what its
+    run recorded (``recorded_origin(expdir)``); a ScoringError when the runs' set-ups differ or a
+    given label (``upstream`` / ``interface``, "" for none) contradicts the recorded one."""
+    if recorded_origin is not None:
+        origins = [{"checkpoint": f"{expdir}'s run record", **recorded_origin(expdir)}]
+    else:
+        sources = [checkpoint] if checkpoint is not None else newest_checkpoints_under(expdir)
+        if not sources:
+            raise MissingPathError(f"no states-<step>.ckpt in {expdir} or its run folders: the result's set-up is read from the checkpoint training wrote")
+        origins = [provenance(source) for source in sources]
     for other in origins[1:]:
         differences = [key for key in SETUP_KEYS if other.get(key) != origins[0].get(key)]
         if differences:
@@ -112,7 +119,7 @@ def write_result(task: str, expdir: Path, split: str, checkpoint: Path | None = 
         checkpoint = Path(metric["checkpoint"])
     else:
         raise ScoringError(f"--select {select} is not offered for task {task}; it is s3prl's SV protocol (--task sv_voxceleb1 --select best-test)")
-    origin = checked_origin(expdir, checkpoint, labels)
+    origin = checked_origin(expdir, checkpoint, labels, getattr(module, "recorded_origin", None))
     outcomes = recorded_outcomes(task, expdir, split, metric)
     result = {"task": task, "split": split, "lower_is_better": module.LOWER_IS_BETTER, **origin, **metric, **outcomes}
     write_atomically(expdir / RESULT_FILE, lambda handle: handle.write(json.dumps(result, indent=2, sort_keys=True).encode()))

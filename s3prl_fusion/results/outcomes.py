@@ -11,7 +11,11 @@ one row per utterance, trial, recording or query/document pair, with
   result's own number and by name for its secondary ones. Statistics:
   ``{"statistic": "ratio", "numerator": COLUMN, "denominator": COLUMN, "scale": 100.0, "combine": C}``
   (an error rate, an accuracy, an F1 as 2tp / (2tp + fp + fn), a DER) and
-  ``{"statistic": "eer", "score": COLUMN, "label": COLUMN, "scale": 100.0, "combine": C}``;
+  ``{"statistic": "eer", "score": COLUMN, "label": COLUMN, "scale": 100.0, "combine": C}`` and
+  ``{"statistic": "mtwv", "score": COLUMN, "label": COLUMN}`` (QbE: rows are query/document
+  trials, every one of the ground truth, ``score`` the detection score, ``label`` 1 where the query
+  occurs in the document; a query is the set of rows sharing a unit; the maximum term weighted
+  value of ``s3prl_fusion.results.twv``, QUESST 2014's, over one threshold shared by all queries);
   ``combine`` is ``pooled`` (one statistic over all rows) or ``mean_over_strata`` (the statistic of
   each stratum, then their plain mean: ER's five folds, a mean over languages). A
   ``mean_over_strata`` metric may add ``"stratum_groups": {STRATUM: GROUP}`` naming the group of
@@ -39,7 +43,7 @@ from s3prl_fusion.errors import MissingPathError, UserError
 from s3prl_fusion.experiments.atomic_files import write_atomically
 from s3prl_fusion.results.eer import equal_error_rate
 
-STATISTICS = ("ratio", "eer")
+STATISTICS = ("ratio", "eer", "mtwv")
 COMBINATIONS = ("pooled", "mean_over_strata")
 FIXED_COLUMNS = ("id", "unit", "stratum")
 
@@ -116,8 +120,8 @@ def point_estimate(outcomes: Outcomes, metric: str = "value") -> float:
     """The reported number ``metric`` recomputed from the rows (what the result's reader reported)."""
     spec = outcomes.metrics[metric]
     if spec.get("combine", "pooled") == "pooled":
-        return _statistic(spec, outcomes.columns, np.ones(len(outcomes), dtype=bool))
-    per_stratum = {str(stratum): _statistic(spec, outcomes.columns, outcomes.strata == stratum) for stratum in np.unique(outcomes.strata)}
+        return _statistic(spec, outcomes, np.ones(len(outcomes), dtype=bool))
+    per_stratum = {str(stratum): _statistic(spec, outcomes, outcomes.strata == stratum) for stratum in np.unique(outcomes.strata)}
     groups = spec.get("stratum_groups") or {stratum: stratum for stratum in per_stratum}
     per_group: dict[str, list[float]] = {}
     for stratum, value in per_stratum.items():
@@ -125,11 +129,16 @@ def point_estimate(outcomes: Outcomes, metric: str = "value") -> float:
     return float(np.mean([np.mean(values) for values in per_group.values()]))
 
 
-def _statistic(spec: dict, columns: dict[str, np.ndarray], rows: np.ndarray) -> float:
+def _statistic(spec: dict, outcomes: Outcomes, rows: np.ndarray) -> float:
+    columns = outcomes.columns
     scale = float(spec.get("scale", 1.0))
     if spec["statistic"] == "ratio":
         denominator = columns[spec["denominator"]][rows].sum()
         return scale * float(columns[spec["numerator"]][rows].sum() / max(denominator, np.finfo(float).tiny))
+    if spec["statistic"] == "mtwv":
+        from s3prl_fusion.results.twv import maximum_term_weighted_value
+
+        return scale * maximum_term_weighted_value(columns[spec["score"]][rows], columns[spec["label"]][rows], outcomes.units[rows]).mtwv
     return scale * equal_error_rate(columns[spec["label"]][rows].astype(int), columns[spec["score"]][rows])
 
 

@@ -34,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
+from s3prl_fusion.results import twv
 from s3prl_fusion.results.outcomes import Outcomes, point_estimate
 from s3prl_fusion.statistics.resampling import ResamplingPlan, UnpairedOutcomesError, aligned, draws
 
@@ -129,11 +130,47 @@ def _eer_on_draws(spec: dict, outcomes: Outcomes, plan: ResamplingPlan, counts: 
                     for rows in (strata_of_rows == stratum for stratum in range(len(plan.strata)))], axis=0)
 
 
+def weighted_mtwv(scores: np.ndarray, targets: np.ndarray, counts: np.ndarray, cluster_of_row: np.ndarray,
+                  beta: float = twv.BETA, cells_per_block: int = 20_000_000) -> np.ndarray:
+    """MTWV (``s3prl_fusion.results.twv``) of query/document trials on each resample, each query (a
+    cluster, ``cluster_of_row`` (rows,)) counted as often as it is drawn (``counts`` (chunk,
+    clusters)): a query drawn k times weighs k in the mean over queries. The trials' order by score
+    is the same in every resample, so one sort serves all; (chunk,), NaN where no query with a
+    target is drawn."""
+    targets = targets > 0
+    clusters = counts.shape[1]
+    target_count = np.bincount(cluster_of_row, weights=targets, minlength=clusters)
+    non_target_count = np.bincount(cluster_of_row, weights=~targets, minlength=clusters)
+    scored = target_count[cluster_of_row] > 0
+    # detecting a trial adds to its query's TWV term: 1 / targets(q) for a hit, -beta / non_targets(q) for a false alarm
+    weights = np.where(targets, 1.0 / np.maximum(target_count[cluster_of_row], 1), -beta / np.maximum(non_target_count[cluster_of_row], 1))[scored]
+    order = np.argsort(-scores[scored], kind="stable")
+    sorted_scores, weights, query_of_trial = scores[scored][order], weights[order], cluster_of_row[scored][order]
+    last_of_ties = np.append(sorted_scores[1:] != sorted_scores[:-1], True)
+    queries_drawn = counts[:, target_count > 0].sum(axis=1).astype(np.float64)
+    best = np.empty(len(counts))
+    block = max(1, cells_per_block // max(len(weights), 1))
+    for start in range(0, len(counts), block):
+        twv_by_threshold = np.cumsum(weights * counts[start:start + block][:, query_of_trial], axis=1)[:, last_of_ties]
+        best[start:start + block] = np.maximum(twv_by_threshold.max(axis=1), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(queries_drawn > 0, best / queries_drawn, np.nan)
+
+
+def _mtwv_on_draws(spec: dict, outcomes: Outcomes, plan: ResamplingPlan, counts: np.ndarray) -> np.ndarray:
+    if spec.get("combine", "pooled") != "pooled":
+        raise UnpairedOutcomesError("an MTWV is one statistic over all queries: its outcomes must be pooled")
+    return weighted_mtwv(outcomes.columns[spec["score"]], outcomes.columns[spec["label"]], counts, plan.cluster_of_row)
+
+
+ON_DRAWS = {"ratio": _ratio_on_draws, "eer": _eer_on_draws, "mtwv": _mtwv_on_draws}
+
+
 def metric_on_draws(outcomes: Outcomes, metric: str, plan: ResamplingPlan, counts: np.ndarray) -> np.ndarray:
     """``metric`` of ``outcomes`` recomputed on each resample: (chunk, clusters) counts -> (chunk,),
     in the result's unit (its ``scale``, e.g. percent)."""
     spec = outcomes.metrics[metric]
-    on_draws = _ratio_on_draws if spec["statistic"] == "ratio" else _eer_on_draws
+    on_draws = ON_DRAWS[spec["statistic"]]
     return float(spec.get("scale", 1.0)) * on_draws(spec, outcomes, plan, counts)
 
 
