@@ -23,6 +23,8 @@ COMMANDS = {
     "report": "s3prl_fusion.commands.report",
     "export": "s3prl_fusion.commands.export",
     "score": "s3prl_fusion.commands.score",
+    "submit": "s3prl_fusion.commands.submit",
+    "qbe": "s3prl_fusion.commands.qbe",
     "plot-interface": "s3prl_fusion.commands.plot_interface",
 }
 

@@ -30,7 +30,7 @@ IC_OVERRIDES = ",,".join([
     "config.downstream_expert.datarc.num_workers=0", "config.runner.gradient_accumulate_steps=1",
 ])
 REFUSED = {"speech_commands": ("sox effects", "_silence_", "recipes/ks.sh"), "voxceleb1": ("random segment", "max_timestep", "recipes/sid.sh"),
-           "diarization": ("chunks of each recording", "chunk_size", "recipes/sd.sh"), "quesst14_dtw": ("sox effects", "resampling", "recipes/qbe.sh")}
+           "diarization": ("chunks of each recording", "chunk_size", "recipes/sd.sh"), "quesst14_dtw": ("sox effects", "resampled", "recipes/qbe.sh")}
 
 
 def keys_of(paths) -> set[str]:

@@ -47,8 +47,10 @@ UNCACHEABLE_TASKS = {
         "not whole files, and a feature cache holds whole files"
     ),
     "quesst14_dtw": (
-        "every query and document passes through sox effects (resampling to 16 kHz, a -3 dB gain) before the "
-        "upstream, so the upstream never gets a file's own waveform and no feature cache can hold what it gets"
+        "every query and document passes through sox effects (resampled to 16 kHz, gain -3 dB) before the upstream, so "
+        "the upstream never gets a file's own waveform; SUPERB's QbE protocol also scores each member's own layers, "
+        "which a cache of frame-aligned stacks does not hold. Its layer sweep (`s3prl-fusion qbe`, recipes/qbe.sh) runs "
+        "the members once per split and scores every layer from that one pass"
     ),
 }
 # what runs a refused task's members on the fly, named in the refusal

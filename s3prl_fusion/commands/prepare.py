@@ -12,6 +12,8 @@ DATASETS = {
     "voxceleb1": "s3prl_fusion.prepare.voxceleb1",
     "libriphone": "s3prl_fusion.prepare.libriphone",
     "snips": "s3prl_fusion.prepare.snips",
+    "libri2mix": "s3prl_fusion.prepare.libri2mix",
+    "asr-lm": "s3prl_fusion.prepare.asr_lm",
 }
 
 

@@ -28,7 +28,7 @@ HOW_TO_PREPARE = {
     "speech_commands": "s3prl-fusion prepare speech-commands --root <folder of speech_commands_v0.01/ and speech_commands_test_set_v0.01/> (or recipes/ks.sh)",
     "fluent_commands": "s3prl-fusion prepare fluent-commands --root <fluent_speech_commands_dataset> (or recipes/ic.sh)",
     "ctc": "s3prl-fusion prepare libriphone --root <LibriSpeech> (phone recognition, or recipes/pr.sh) or s3prl-fusion prepare snips --root <SNIPS> (slot filling, or recipes/sf.sh)",
-    "diarization": "Kaldi-style data folders (wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm) of Libri2Mix, as s3prl's diarization README makes them",
+    "diarization": "s3prl-fusion prepare libri2mix --root <Libri2Mix> --source-rttm <LibriMix>/metadata/LibriSpeech --out <data> (Kaldi folders train/, dev/, test/)",
     "quesst14_dtw": "download and extract quesst14Database (no preparation step)",
     "voxceleb1": "s3prl-fusion prepare voxceleb1 --root <VoxCeleb1> --split <iden_split.txt> (or recipes/sid.sh)",
 }
