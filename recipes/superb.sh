@@ -22,7 +22,8 @@
 #   IEMOCAP          the IEMOCAP_full_release folder (er)
 #   QUESST14         the quesst14Database folder (qbe)
 #   SNIPS            the SNIPS folder (sf)
-#   LIBRI2MIX        the Libri2Mix data folder sd.sh reads (sd)
+#   LIBRI2MIX        the Kaldi data folders train/ dev/ test/ sd.sh reads (sd): `s3prl-fusion prepare libri2mix --root
+#                    <Libri2Mix> --source-rttm <LibriMix>/metadata/LibriSpeech --out $LIBRI2MIX` writes them
 #   LM_DIR           the language model folder of asr.sh's LM decoding (asr; `s3prl-fusion prepare asr-lm` makes a
 #                    small one); with SMOKE=1 and no LM_DIR, a small one is made from LIBRISPEECH in OUT_DIR/asr_lm
 # Task knobs, passed on to the task recipes (see each): PR_LEXICON (pr.sh), SID_SPLIT (sid.sh), FOLDS (emotion.sh),

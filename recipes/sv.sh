@@ -17,6 +17,8 @@
 #                  files are kept in OUT_DIR/test_by_step/<step>/) and the lowest EER is reported
 #                newest: only the newest checkpoint is scored (no choice made on the test trials)
 # OUT_DIR/result.json records the checkpoint and step the EER came from (best-test: every step's EER).
+# Either way OUT_DIR/test_predict.txt holds the reported checkpoint's trial scores (the file SUPERB's
+# submission packs).
 # SV cannot train from a feature cache: s3prl's training set crops a random segment of each
 # utterance anew on every pass, and every split passes through sox effects (gain, silence trim)
 # before the upstream, so no cache holds the waveforms the members get (-u fused_cache -d
@@ -70,6 +72,9 @@ case "$SV_SELECT" in
     fusion_newest_checkpoint "$OUT_DIR" > /dev/null
     evaluate_every_checkpoint
     fusion_score sv_voxceleb1 "$OUT_DIR" test "$INTERFACE" --select best-test
+    # the chosen checkpoint's trial scores where SUPERB's submission reads them
+    CHOSEN=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"])' "$OUT_DIR/result.json")
+    cp "$OUT_DIR/test_by_step/$(fusion_checkpoint_step "$CHOSEN")/test_predict.txt" "$OUT_DIR/test_predict.txt"
     ;;
   newest)
     NEWEST=$(fusion_newest_checkpoint "$OUT_DIR")

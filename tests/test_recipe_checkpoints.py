@@ -107,6 +107,7 @@ def test_sv_reports_the_best_checkpoint_on_test_and_says_which(sv_run, tmp_path)
         assert {path.name for path in (out_dir / "test_by_step" / str(step)).iterdir()} == {"test_predict.txt", "test_truth.txt"}
     outcomes = checked_outcomes(out_dir / "result.json", tmp_path, units="speaker")
     selected = [line.split() for line in (out_dir / "test_by_step" / str(best_step) / "test_predict.txt").read_text().splitlines()]
+    assert (out_dir / "test_predict.txt").read_text() == (out_dir / "test_by_step" / str(best_step) / "test_predict.txt").read_text()  # submitted
     assert list(outcomes.ids) == [pair for pair, _ in selected]
     assert list(outcomes.columns["score"]) == [float(score) for _, score in selected]  # the selected checkpoint's trials
 

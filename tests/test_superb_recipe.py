@@ -1,28 +1,30 @@
-"""`SMOKE=1 recipes/superb.sh` over the bundled corpora: every SUPERB task runs its recipe into
-OUT/<task>/ (two updates of small random members of a fused preset), writes the prediction file
-SUPERB's submission packs and its result.json, and the report covers them; a re-run skips every
-finished task; the up-front checks name what to set.
-Tasks: pr ks ic sid er sf asv (SUPERB_SMOKE_TASKS); qbe, sd and asr with its LM join once their
-recipes' pieces (qbe.sh, sd.sh with `prepare libri2mix`, asr.sh's LM_DIR with `prepare asr-lm`) are in."""
+"""`SMOKE=1 recipes/superb.sh` over the bundled corpora: all ten SUPERB tasks run their recipes into
+OUT/<task>/ (two updates of small random members of a fused preset; QbE's layer sweep; ER's first
+fold; ASR without and with a small LM made from the miniature), each writes the prediction file
+SUPERB's submission packs (`s3prl-fusion submit` takes them all) and its result.json, and the report
+covers them; a re-run skips every finished task; the up-front checks name what to set."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT, TEST_ENVIRONMENT, preloaded_python
+from s3prl_fusion.prepare.libri2mix import write_kaldi_folders
 
 CORPORA = REPO_ROOT / "corpora"
-SUPERB_SMOKE_TASKS = ("pr", "ks", "ic", "sid", "er", "sf", "asv")
-# task folder -> (its result.json's task, the file s3prl's submit.py packs from it, relative to the folder)
+SUPERB_TASKS = ("pr", "ks", "ic", "sid", "er", "asr", "qbe", "sf", "asv", "sd")
+# task folder -> (its result.json's task, the files s3prl's submit.py packs from it, relative to the folder)
 PREDICTIONS = {
-    "pr": ("libriphone", "test-hyp.ark"), "ks": ("speech_commands", "test_predict.txt"), "ic": ("fluent_commands", "test_predict.csv"),
-    "sid": ("voxceleb1", "test_predict.txt"), "er": ("emotion", "fold1/test_fold1_predict.txt"), "sf": ("snips", "test-hyp.ark"),
-    "asv": ("sv_voxceleb1", "test_by_step/2/test_predict.txt"),
+    "pr": ("libriphone", ["test-hyp.ark"]), "ks": ("speech_commands", ["test_predict.txt"]), "ic": ("fluent_commands", ["test_predict.csv"]),
+    "sid": ("voxceleb1", ["test_predict.txt"]), "er": ("emotion", ["fold1/test_fold1_predict.txt"]),
+    "asr": ("asr", ["test-clean-noLM-hyp.ark", "test-clean-LM-hyp.ark"]), "qbe": ("quesst14_dtw", ["benchmark.stdlist.xml"]),
+    "sf": ("snips", ["test-hyp.ark"]), "asv": ("sv_voxceleb1", ["test_predict.txt"]), "sd": ("diarization", ["scoring/predictions", "frame_shift"]),
 }
 
 
@@ -35,7 +37,7 @@ def superb_environment(**extra) -> dict:
         "TEST_TRIALS": str(CORPORA / "VoxCeleb1" / "veri_test_mini.txt"),
         "ASV_OVERRIDES": "config.downstream_expert.datarc.vad_config.min_sec=8000",  # the bundled VoxCeleb1 clips are short
         "IEMOCAP": str(CORPORA / "IEMOCAP" / "IEMOCAP_full_release"), "FOLDS": "1", "SNIPS": str(CORPORA / "SNIPS"),
-        **extra,
+        "QUESST14": str(CORPORA / "quesst14Database"), **extra,
     }
 
 
@@ -46,32 +48,48 @@ def run_superb(out_dir: Path, *arguments: str, **extra) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def superb_run(tmp_path_factory) -> tuple[Path, float]:
-    out_dir = tmp_path_factory.mktemp("superb")
+    out_dir, libri2mix = tmp_path_factory.mktemp("superb"), tmp_path_factory.mktemp("libri2mix")
+    write_kaldi_folders(CORPORA / "Libri2Mix", CORPORA / "Libri2Mix" / "metadata" / "LibriSpeech", libri2mix, "mix_clean")
     started = time.monotonic()
-    result = run_superb(out_dir, "fused_wavlm_whisper", "hconv", TASKS=" ".join(SUPERB_SMOKE_TASKS))
+    result = run_superb(out_dir, "fused_wavlm_whisper", "hconv", LIBRI2MIX=str(libri2mix))
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise AssertionError(f"superb.sh exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-6000:]}")
-    print(f"SMOKE=1 superb.sh over {len(SUPERB_SMOKE_TASKS)} tasks: {seconds:.0f} s")
+    print(f"SMOKE=1 superb.sh over {len(SUPERB_TASKS)} tasks: {seconds:.0f} s")
     return out_dir, seconds
 
 
-def test_every_task_writes_its_prediction_file_and_result(superb_run):
+def test_every_task_writes_its_prediction_files_and_result(superb_run):
     out_dir, _ = superb_run
-    for folder, (task, prediction) in PREDICTIONS.items():
-        assert (out_dir / folder / prediction).stat().st_size > 0, f"{folder}: no {prediction}"
+    for folder, (task, predictions) in PREDICTIONS.items():
+        for prediction in predictions:
+            path = out_dir / folder / prediction
+            assert (any(path.iterdir()) if path.is_dir() else path.stat().st_size > 0), f"{folder}: no {prediction}"
         result = json.loads((out_dir / folder / "result.json").read_text())
-        assert (result["task"], result["upstream"], result["interface"]) == (task, "fused_wavlm_whisper", "hconv"), folder
+        assert (result["task"], result["upstream"]) == (task, "fused_wavlm_whisper"), folder
+        assert folder == "qbe" or result["interface"] == "hconv", folder  # QbE sweeps layers: no interface
         assert [member["kind"] for member in result["members"]] == ["hf", "whisper"] and all("source" in member for member in result["members"])
-    assert sorted(path.parent.name for path in out_dir.glob("*/result.json")) == sorted(PREDICTIONS)
+    assert sorted(path.parent.name for path in out_dir.glob("*/result.json")) == sorted(SUPERB_TASKS)
     assert (out_dir / "report" / "main.md").is_file()
+
+
+def test_the_output_folder_is_a_submission(superb_run, tmp_path):
+    """`s3prl-fusion submit` checks every prediction file's format; only ER's folds 2-5 (not run) are missing."""
+    from s3prl_fusion.cli import main as cli_main
+
+    out_dir, _ = superb_run
+    cli_main(["submit", str(out_dir), "--out", str(tmp_path / "predict.zip")])
+    with zipfile.ZipFile(tmp_path / "predict.zip") as packed:
+        entries = {name.split("/")[1] for name in packed.namelist() if name.count("/") >= 2}
+    assert entries == {"pr_public", "ks_public", "ic_public", "sid_public", "er_fold1_public", "asr_public", "asr_lm_public", "qbe_public",
+                       "sf_public", "sv_public", "sd_public"}
 
 
 def test_a_rerun_skips_every_finished_task(superb_run):
     out_dir, _ = superb_run
-    result = run_superb(out_dir, "fused_wavlm_whisper", "hconv", TASKS=" ".join(SUPERB_SMOKE_TASKS))
+    result = run_superb(out_dir, "fused_wavlm_whisper", "hconv", LIBRI2MIX=str(out_dir))  # finished: its data is not read again
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("result.json exists, skipping") == len(SUPERB_SMOKE_TASKS)
+    assert result.stdout.count("result.json exists, skipping") == len(SUPERB_TASKS)
     assert "[superb] pr: -u" not in result.stdout
 
 
