@@ -39,7 +39,7 @@ PLACEHOLDER = "PLACEHOLDER"
 OMITTED = "..."
 RECIPES = REPO_ROOT / "recipes"
 # recipes/<task>.sh -> its arguments before the s3prl flags (UPSTREAM INTERFACE DATA_ROOT OUT_DIR; qbe: UPSTREAM DATA_ROOT OUT_DIR)
-TASK_RECIPES = {"asr": 4, "sv": 4, "emotion": 4, "ml_superb": 4, "sd": 4, "qbe": 3}
+TASK_RECIPES = {"asr": 4, "sv": 4, "emotion": 4, "ml_superb": 4, "sd": 4, "qbe": 3, "ks": 4, "ic": 4, "sid": 4, "pr": 4, "sf": 4, "superb": 3}
 RUNNER_NAMES = (("s3prl-fusion", "run"), ("s3prl-fusion-run-downstream",), ("python", "-m", "s3prl_fusion.run_downstream"), ("run_downstream.py",))
 TORCHRUN_MODULES = {"s3prl_fusion.cli": "cli", "s3prl_fusion.run_downstream": "runner"}
 ENVIRONMENT_SETTING = re.compile(r"[A-Z][A-Z0-9_]*=\S*")
