@@ -7,8 +7,15 @@
 #
 #   recipes/tableN.sh OUT_DIR
 # Results land in OUT_DIR/<row id>/<task>/ (result.json each) and the report in OUT_DIR/report/.
-# A (row, task) whose result.json exists is skipped, so a re-run picks up where it stopped.
+# Each cell (row x task x emotion fold x seed) is a job of the grid in OUT_DIR/grid/ (s3prl_fusion/grid/):
+# a cell whose result.json exists is skipped, a started one resumes from its newest intact checkpoint,
+# so a re-run picks up where it stopped; `s3prl-fusion grid status OUT_DIR` shows every cell's state.
 # Environment:
+#   LAUNCHER  serial (default): one job after another, here; local: JOBS (default 1) at once, one GPU
+#             each; slurm: one sbatch job per cell, after its feature cache's build job (CACHE=1), and
+#             a report job after every cell; resources from GRID_* (s3prl_fusion/grid/resources.py)
+#   SEEDS     e.g. "1 2 3": every cell once per seed, OUT_DIR/<row id>/<task>/seed<k>/ (see lib.sh)
+#   FOLDS     the emotion folds, each its own cell (default: 1 2 3 4 5)
 #   LIBRISPEECH MLSUPERB VOXCELEB1 IEMOCAP   data roots of the tasks asr / mono,multi / sv / emotion
 #   TASKS     tasks to run, from: asr mono multi sv emotion (default: all)
 #   ROWS      row ids to run (default: all rows of the table)
@@ -20,8 +27,9 @@
 #             default (exact). The report prints each Whisper row's mode
 #   CACHE=1   every row of a fused upstream trains and is evaluated from a feature cache (see lib.sh):
 #             one per upstream set (upstream and its -g) and task data, OUT_DIR/caches/<upstream>/<task>/
-#             (asr, ml_superb for mono and multi, emotion for all folds), built by the first cell that
-#             needs it and reused by every interface, fold and language after it. Rows of one model
+#             (asr, ml_superb for mono and multi, emotion for all folds), built once by a job of its own
+#             that the cells reading it wait for, and reused by every interface, fold, seed and language.
+#             GRID_CACHE_GPUS=G (slurm) builds it with G torchrun ranks. Rows of one model
 #             (hf_ssl, whisper_<size>) and the sv task run their members on the fly, and say so
 #   CACHE_DTYPE, CACHE_STORAGE   passed on to the cache builds (see lib.sh); part of the cache's name
 #   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh: a save_step or
@@ -127,25 +135,74 @@ smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run add
   fusion_join_overrides "${items[@]}"
 }
 
-run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
+plan_job() {  # KIND ID TASK FOLDER AFTER COMMAND... -> the job in the plan (s3prl_fusion/grid/plan.py), COMMAND in its
+  # script; a job planned again (a feature cache two tasks share) gets COMMAND appended, to run after the first
+  local kind="$1" id="$2" task="$3" folder="$4" after="$5"
+  shift 5
+  local script="$GRID_DIR/scripts/${id//\//__}.sh"
+  if [ ! -f "$script" ]; then
+    printf '%s\t%s\t%s\t%s\t%s\n' "$kind" "$id" "$task" "$folder" "${after:--}" >> "$GRID_DIR/plan.tsv.partial"
+    printf '#!/usr/bin/env bash\nset -euo pipefail\ncd %q\n' "$PWD" > "$script"
+  fi
+  printf '%q ' "$@" >> "$script"
+  echo >> "$script"
+}
+
+task_folds() {  # TASK -> the folds that are cells of their own (emotion: FOLDS), else one empty word
+  if [ "$1" = emotion ]; then echo "${FOLDS:-1 2 3 4 5}"; else echo ""; fi
+}
+
+plan_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR -> the cell's jobs (one per seed and fold), and the
+  # feature cache build they read, in the plan
   local row="$1" interface="$2" task="$5" out_dir="$6"
   local upstream hf_id="$4" cell="$6/$1/$5" variable upstream_config="" overrides="${OVERRIDES:-}"
   upstream=$(task_upstream "$task" "$3")
-  if [ -f "$cell/result.json" ]; then
-    echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
-    return
-  fi
   upstream_config=$(row_upstream_config "$upstream" "$hf_id" "$out_dir")
   if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides); fi
   variable=$(task_data_variable "$task")
-  echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
   local config=""
   if [ "${SMOKE:-0}" = 1 ] && [ "$task" = asr ]; then config="$RECIPES/../downstream_configs/asr/demo.yaml"; fi
   local flags=() task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$overrides")
   if [ -n "$hf_id" ]; then flags+=(-k "$hf_id"); fi
   case "$task" in mono | multi) task_env+=(MODE="$task") ;; esac
-  if [ "${CACHE:-0}" = 1 ]; then task_env+=(CACHE_DIR="$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")"); fi
-  env "${task_env[@]}" bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}" "$cell" "${flags[@]}"
+  local recipe=(bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}")
+  local cache_job=""
+  if [ "${CACHE:-0}" = 1 ] && [ "$task" != sv ] && [[ "$upstream" == fused || "$upstream" == fused_* ]]; then
+    local cache_dir
+    cache_dir=$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")
+    cache_job="${cache_dir#"$out_dir"/}"
+    task_env+=(CACHE_DIR="$cache_dir")
+    plan_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" "$cache_dir-inputs" "${flags[@]}"
+    task_env+=(CACHE_READY=1)
+  fi
+  echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
+  local seed fold id folds
+  folds=$(task_folds "$task")
+  for seed in ${SEEDS:-""}; do
+    for fold in ${folds:-""}; do
+      id="$row/$task${seed:+/seed$seed}${fold:+/fold$fold}"
+      plan_job cell "$id" "$task" "$out_dir/$id" "$cache_job" \
+        env "${task_env[@]}" SEEDS="$seed" FOLD="$fold" "${recipe[@]}" "$cell" "${flags[@]}"
+    done
+  done
+}
+
+check_grid_settings() {  # validates SEEDS, LAUNCHER and JOBS
+  local seed
+  for seed in ${SEEDS:-}; do
+    if ! [[ "$seed" =~ ^[0-9]+$ ]]; then
+      echo "error: SEEDS names '$seed', which is not a whole number; use e.g. SEEDS=\"1 2 3\"" >&2
+      exit 2
+    fi
+  done
+  case "${LAUNCHER:=serial}" in
+    serial | local | slurm) ;;
+    *) echo "error: LAUNCHER=$LAUNCHER is not a launcher; use serial (one cell after another), local (JOBS=N at once) or slurm" >&2; exit 2 ;;
+  esac
+  if ! [[ "${JOBS:=1}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: JOBS=$JOBS is not a number of cells to run at once; use e.g. JOBS=4" >&2
+    exit 2
+  fi
 }
 
 table_main() {
@@ -158,11 +215,18 @@ table_main() {
     "" | exact | pad30) ;;
     *) echo "error: WHISPER_LENGTH_MODE=$WHISPER_LENGTH_MODE is not a length mode; use exact or pad30 (or leave it unset: each member's default, exact)" >&2; exit 2 ;;
   esac
+  check_grid_settings
   mkdir -p "$out_dir"
+  out_dir=$(cd "$out_dir" && pwd)
+  GRID_DIR="$out_dir/grid"
+  rm -rf "$GRID_DIR/scripts" "$GRID_DIR/plan.tsv.partial"
+  mkdir -p "$GRID_DIR/scripts"
   while read -r row interface upstream hf_id <&3; do
     for task in $TASKS; do
-      run_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
+      plan_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
     done
   done 3<<< "$rows"
-  "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
+  plan_job report report report "$out_dir/report" "" "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
+  mv "$GRID_DIR/plan.tsv.partial" "$GRID_DIR/plan.tsv"
+  "$PYTHON" -m s3prl_fusion.grid.launch --launcher "$LAUNCHER" --jobs "$JOBS" "$GRID_DIR"
 }
