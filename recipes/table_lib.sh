@@ -45,6 +45,7 @@ shopt -s inherit_errexit
 
 RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$RECIPES/lib.sh"
+source "$RECIPES/grid_lib.sh"
 ALL_TASKS="asr mono multi sv emotion"
 export SV_HEAD="${SV_HEAD:-simplified}"
 
@@ -135,19 +136,6 @@ smoke_overrides() {  # OVERRIDES with the settings of a quick in-process run add
   fusion_join_overrides "${items[@]}"
 }
 
-plan_job() {  # KIND ID TASK FOLDER AFTER COMMAND... -> the job in the plan (s3prl_fusion/grid/plan.py), COMMAND in its
-  # script; a job planned again (a feature cache two tasks share) gets COMMAND appended, to run after the first
-  local kind="$1" id="$2" task="$3" folder="$4" after="$5"
-  shift 5
-  local script="$GRID_DIR/scripts/${id//\//__}.sh"
-  if [ ! -f "$script" ]; then
-    printf '%s\t%s\t%s\t%s\t%s\n' "$kind" "$id" "$task" "$folder" "${after:--}" >> "$GRID_DIR/plan.tsv.partial"
-    printf '#!/usr/bin/env bash\nset -euo pipefail\ncd %q\n' "$PWD" > "$script"
-  fi
-  printf '%q ' "$@" >> "$script"
-  echo >> "$script"
-}
-
 task_folds() {  # TASK -> the folds that are cells of their own (emotion: FOLDS), else one empty word
   if [ "$1" = emotion ]; then echo "${FOLDS:-1 2 3 4 5}"; else echo ""; fi
 }
@@ -172,37 +160,11 @@ plan_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR -> the cell's jobs
     cache_dir=$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")
     cache_job="${cache_dir#"$out_dir"/}"
     task_env+=(CACHE_DIR="$cache_dir")
-    plan_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" "$cache_dir-inputs" "${flags[@]}"
+    grid_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" "$cache_dir-inputs" "${flags[@]}"
     task_env+=(CACHE_READY=1)
   fi
   echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
-  local seed fold id folds
-  folds=$(task_folds "$task")
-  for seed in ${SEEDS:-""}; do
-    for fold in ${folds:-""}; do
-      id="$row/$task${seed:+/seed$seed}${fold:+/fold$fold}"
-      plan_job cell "$id" "$task" "$out_dir/$id" "$cache_job" \
-        env "${task_env[@]}" SEEDS="$seed" FOLD="$fold" "${recipe[@]}" "$cell" "${flags[@]}"
-    done
-  done
-}
-
-check_grid_settings() {  # validates SEEDS, LAUNCHER and JOBS
-  local seed
-  for seed in ${SEEDS:-}; do
-    if ! [[ "$seed" =~ ^[0-9]+$ ]]; then
-      echo "error: SEEDS names '$seed', which is not a whole number; use e.g. SEEDS=\"1 2 3\"" >&2
-      exit 2
-    fi
-  done
-  case "${LAUNCHER:=serial}" in
-    serial | local | slurm) ;;
-    *) echo "error: LAUNCHER=$LAUNCHER is not a launcher; use serial (one cell after another), local (JOBS=N at once) or slurm" >&2; exit 2 ;;
-  esac
-  if ! [[ "${JOBS:=1}" =~ ^[1-9][0-9]*$ ]]; then
-    echo "error: JOBS=$JOBS is not a number of cells to run at once; use e.g. JOBS=4" >&2
-    exit 2
-  fi
+  grid_cells "$row/$task" "$task" "$(task_folds "$task")" "$cache_job" env "${task_env[@]}" "${recipe[@]}" "$cell" "${flags[@]}"
 }
 
 table_main() {
@@ -215,18 +177,13 @@ table_main() {
     "" | exact | pad30) ;;
     *) echo "error: WHISPER_LENGTH_MODE=$WHISPER_LENGTH_MODE is not a length mode; use exact or pad30 (or leave it unset: each member's default, exact)" >&2; exit 2 ;;
   esac
-  check_grid_settings
-  mkdir -p "$out_dir"
-  out_dir=$(cd "$out_dir" && pwd)
-  GRID_DIR="$out_dir/grid"
-  rm -rf "$GRID_DIR/scripts" "$GRID_DIR/plan.tsv.partial"
-  mkdir -p "$GRID_DIR/scripts"
+  grid_check_settings
+  grid_begin "$out_dir"
+  out_dir=$(dirname "$GRID_DIR")
   while read -r row interface upstream hf_id <&3; do
     for task in $TASKS; do
       plan_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
     done
   done 3<<< "$rows"
-  plan_job report report report "$out_dir/report" "" "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
-  mv "$GRID_DIR/plan.tsv.partial" "$GRID_DIR/plan.tsv"
-  "$PYTHON" -m s3prl_fusion.grid.launch --launcher "$LAUNCHER" --jobs "$JOBS" "$GRID_DIR"
+  grid_launch "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
 }

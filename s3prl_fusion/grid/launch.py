@@ -138,21 +138,23 @@ def launch_slurm(plan: Plan) -> None:
 
 
 def launch(plan: Plan, launcher: str, jobs: int) -> int:
-    """Run or submit ``plan``; lists the failed jobs at the end. Returns 1 while any job failed (serial,
-    local), 0 otherwise (slurm: 0 once submitted)."""
-    if launcher == "serial":
-        launch_serial(plan)
-    elif launcher == "local":
-        launch_local(plan, jobs)
-    else:
-        launch_slurm(plan)
-    states = grid_states(plan)
-    failed = failed_lines(states)
-    if failed:
-        print(f"[grid] {len(failed)} failed job(s):", *failed, sep="\n", file=sys.stderr, flush=True)
+    """Run or submit ``plan``, then list the failed jobs: for serial and local those of this run (exit
+    status 1 while there are any); for slurm those that had failed before this submission, which it
+    submitted again (exit status 0 once submitted)."""
     if launcher == "slurm":
+        failed = failed_lines(grid_states(plan))
+        launch_slurm(plan)
+        if failed:
+            print(f"[grid] {len(failed)} job(s) had failed, submitted again:", *failed, sep="\n", file=sys.stderr, flush=True)
         print(f"[grid] submitted; follow it with: s3prl-fusion grid status {plan.grid.parent}", flush=True)
         return 0
+    if launcher == "serial":
+        launch_serial(plan)
+    else:
+        launch_local(plan, jobs)
+    failed = failed_lines(grid_states(plan))
+    if failed:
+        print(f"[grid] {len(failed)} failed job(s):", *failed, sep="\n", file=sys.stderr, flush=True)
     return 1 if failed else 0
 
 
