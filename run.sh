@@ -3,6 +3,7 @@
 #   bash run.sh demo         train + evaluate the bundled demo (fused upstream + HConv vs s3prl's weighted sum)
 #   bash run.sh test         the test suite
 #   bash run.sh test-oldest  the tests of the version-sensitive code, on the oldest versions setup.cfg admits, with ESPnet
+#   bash run.sh setup-oldest only the set-up of test-oldest (CI runs it while the main suite runs)
 # demo and test create ./.venv on first use and install the package with the tested pins (constraints.txt);
 # test-oldest does the same in ./.venv/oldest with constraints-oldest.txt, and adds ESPnet's current release.
 set -euo pipefail
@@ -58,6 +59,10 @@ case "${1:-}" in
     # pytest exits 5 when it collected no test: that is a failure here too
     exec .venv/bin/python -m pytest -q -n auto "$@"
     ;;
+  setup-oldest)
+    ensure_venv .venv/oldest constraints-oldest.txt
+    ensure_espnet .venv/oldest constraints-oldest.txt
+    ;;
   test-oldest)
     shift
     ensure_venv .venv/oldest constraints-oldest.txt
@@ -65,7 +70,7 @@ case "${1:-}" in
     exec .venv/oldest/bin/python -m pytest -q -n auto "${OLDEST_TESTS[@]}" "$@"
     ;;
   *)
-    echo "usage: bash run.sh demo|test|test-oldest [args...]" >&2
+    echo "usage: bash run.sh demo|test|test-oldest|setup-oldest [args...]" >&2
     exit 2
     ;;
 esac

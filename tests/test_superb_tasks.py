@@ -23,6 +23,7 @@ from s3prl_fusion.experiments.task_dependencies import MissingTaskDependencyErro
 from s3prl_fusion.s3prl_adapter.patches.speech_commands_task import DistributedSamplerWrapper
 
 from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure, user_error_line
+from test_superb_results import scored_through_the_command
 
 CORPORA = REPO_ROOT / "corpora"
 VOXCELEB1_MINI = CORPORA / "VoxCeleb1"
@@ -72,6 +73,7 @@ def test_intent_classification_writes_test_predict_csv(tmp_path, interface):
         test_files = {Path(row["path"]).stem for row in csv.DictReader(listed)}
     rows = [line.split(",") for line in (expdir / "test_predict.csv").read_text().splitlines()]
     assert {row[0] for row in rows} == test_files and all(len(row) == 4 for row in rows)  # file, action, object, location
+    scored_through_the_command(expdir, "fluent_commands")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws", "hidden_states"])
@@ -81,6 +83,7 @@ def test_speaker_identification_writes_test_predict_txt(tmp_path, interface):
     predicted = dict(line.split() for line in (expdir / "test_predict.txt").read_text().splitlines())
     assert sorted(predicted) == sorted(path.replace("/", "-").removesuffix(".wav") for path in test_files)
     assert all(speaker.startswith("id1") for speaker in predicted.values())
+    scored_through_the_command(expdir, "voxceleb1")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws"])
@@ -90,6 +93,7 @@ def test_keyword_spotting_writes_test_predict_txt(tmp_path, interface):
     predicted = dict(line.split() for line in (expdir / "test_predict.txt").read_text().splitlines())
     assert sorted(predicted) == sorted(f"{path.parent.name}-{path.name}" for path in test_root.glob("*/*.wav"))
     assert set(predicted.values()) <= {folder.name for folder in test_root.iterdir()}
+    scored_through_the_command(expdir, "speech_commands")
 
 
 def test_keyword_spotting_expert_imports_without_catalyst():
@@ -154,6 +158,7 @@ def test_phone_recognition_writes_test_hyp_ark(tmp_path, interface):
     phones = set((CTC_CONFIGS / "phoneme.txt").read_text().split())
     references = [line.split()[1:] for line in (expdir / "test-ref.ark").read_text().splitlines()]
     assert all(reference and set(reference) <= phones for reference in references)  # the lexicon's phones of each transcript
+    scored_through_the_command(expdir, "libriphone")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws"])
@@ -163,6 +168,7 @@ def test_slot_filling_writes_test_hyp_ark(tmp_path, interface):
     assert ark_ids(expdir / "test-hyp.ark") == test_files and len(test_files) == 4
     references = dict(line.split(" ", 1) for line in (expdir / "test-ref.ark").read_text().splitlines())
     assert references["Brian-snips-test-0"] == "PLAY B-artist THE BEATLES E-artist ON B-service SPOTIFY E-service"  # read with the slot tags
+    scored_through_the_command(expdir, "snips")
 
 
 def test_ctc_loaders_keep_the_configured_workers():

@@ -24,6 +24,11 @@ TASK_MODULES = {
     "sv_voxceleb1": "s3prl_fusion.results.sv",
     "emotion": "s3prl_fusion.results.emotion",
     "ml_superb": "s3prl_fusion.results.ml_superb",
+    "fluent_commands": "s3prl_fusion.results.fluent_commands",
+    "speech_commands": "s3prl_fusion.results.speech_commands",
+    "voxceleb1": "s3prl_fusion.results.voxceleb1",
+    "libriphone": "s3prl_fusion.results.libriphone",
+    "snips": "s3prl_fusion.results.snips",
 }
 RESULT_FILE = "result.json"
 SELECTIONS = ("best-test",)
