@@ -37,16 +37,18 @@ grid_begin() {  # OUT_DIR -> GRID_DIR=OUT_DIR/grid (absolute) with an empty plan
 }
 
 grid_job() {  # KIND ID TASK FOLDER AFTER COMMAND... -> the job in the plan (s3prl_fusion/grid/plan.py), COMMAND in its
-  # script; a job planned again (a feature cache two tasks share) gets COMMAND appended, to run after the first
-  local kind="$1" id="$2" task="$3" folder="$4" after="$5"
+  # script; a job planned again with another COMMAND (a feature cache two tasks share) runs it after the first
+  local kind="$1" id="$2" task="$3" folder="$4" after="$5" line
   shift 5
   local script="$GRID_DIR/scripts/${id//\//__}.sh"
+  line=$(printf '%q ' "$@")
   if [ ! -f "$script" ]; then
     printf '%s\t%s\t%s\t%s\t%s\n' "$kind" "$id" "$task" "$folder" "${after:--}" >> "$GRID_DIR/plan.tsv.partial"
     printf '#!/usr/bin/env bash\nset -euo pipefail\ncd %q\n' "$PWD" > "$script"
+  elif grep -qxF -- "$line" "$script"; then
+    return
   fi
-  printf '%q ' "$@" >> "$script"
-  echo >> "$script"
+  echo "$line" >> "$script"
 }
 
 grid_cells() {  # ID TASK FOLDS AFTER COMMAND... -> one cell job per seed of SEEDS and fold of FOLDS (a word list, "" for

@@ -153,18 +153,21 @@ plan_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR -> the cell's jobs
   local flags=() task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$overrides")
   if [ -n "$hf_id" ]; then flags+=(-k "$hf_id"); fi
   case "$task" in mono | multi) task_env+=(MODE="$task") ;; esac
-  local recipe=(bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}")
+  local recipe=(bash "$RECIPES/$(task_recipe "$task")" "$upstream")
   local cache_job=""
   if [ "${CACHE:-0}" = 1 ] && [ "$task" != sv ] && [[ "$upstream" == fused || "$upstream" == fused_* ]]; then
     local cache_dir
     cache_dir=$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")
     cache_job="${cache_dir#"$out_dir"/}"
     task_env+=(CACHE_DIR="$cache_dir")
-    grid_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" "$cache_dir-inputs" "${flags[@]}"
+    # one build per upstream set and task data, whatever the interface (the recipe stops before using it)
+    grid_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" ws "${!variable}" \
+      "$cache_dir-inputs" "${flags[@]}"
     task_env+=(CACHE_READY=1)
   fi
   echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
-  grid_cells "$row/$task" "$task" "$(task_folds "$task")" "$cache_job" env "${task_env[@]}" "${recipe[@]}" "$cell" "${flags[@]}"
+  grid_cells "$row/$task" "$task" "$(task_folds "$task")" "$cache_job" env "${task_env[@]}" "${recipe[@]}" "$interface" "${!variable}" \
+    "$cell" "${flags[@]}"
 }
 
 table_main() {

@@ -1,9 +1,9 @@
 """The grid launchers against a real one-node SLURM cluster (``slurm_cluster.sh``; skipped where
 slurmctld is not installed), and their pieces that need no cluster.
 
-One SMOKE grid on the bundled ML-SUPERB corpus (Mono-1h eng1, one fused row, CACHE=1, SEEDS="1 2",
-4 steps saving every 2) goes through a grid's life in one module fixture, each phase's output kept
-for the tests below: submission (cache build job, two cells after it, report after them), a
+One SMOKE grid on the bundled ML-SUPERB corpus (Mono-1h eng1, one fused row, CACHE=1 built by two
+torchrun ranks, SEEDS="1 2", 4 steps saving every 2) goes through a grid's life in one test, each phase's output kept for the
+checks that follow it: submission (cache build job, two cells after it, report after them), a
 resubmission while they wait, seed 2 killed once its first checkpoint is written, the grid left to
 end, a resubmission that resumes seed 2 only.
 """
@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import REPO_ROOT
 from slurm import squeue, start_cluster, stop_cluster, wait_until
 from s3prl_fusion.grid.cell import LOCK_FILE, folder_lock
 from s3prl_fusion.grid.plan import Job, read_plan
@@ -29,7 +30,7 @@ from test_table_recipes import run_table, smoke_environment
 ROW = "hubert_wavlm-hconv"
 CACHE_JOB = "caches/fused_hubert_wavlm-random/ml_superb"
 GRID = {"LAUNCHER": "slurm", "CACHE": "1", "ROWS": ROW, "TASKS": "mono", "LANGUAGES": "eng1", "SEEDS": "1 2", "STEPS": "4",
-        "GRID_GPUS": "0", "GRID_CPUS": "1", "GRID_MEM": "500M"}
+        "GRID_GPUS": "0", "GRID_CPUS": "1", "GRID_MEM": "500M", "GRID_CACHE_RANKS": "2"}
 
 
 def grid_status(out_dir: Path, env: dict) -> subprocess.CompletedProcess:
@@ -47,7 +48,7 @@ def slurm_ids(out_dir: Path, job: str) -> list[str]:
     return [line.split("\t")[1] for line in lines if line.split("\t")[0] == job]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("slurm")
     env = start_cluster(folder)
@@ -56,9 +57,9 @@ def cluster(tmp_path_factory):
     stop_cluster(folder)
 
 
-@pytest.fixture(scope="module")
-def slurm_grid(cluster, tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("grid")
+def test_a_grid_on_slurm_from_its_submission_to_its_resumed_end(cluster, tmp_path):
+    """One test, so that test workers never run the grid twice: its phases, then each promise checked."""
+    out_dir = tmp_path
     environment = {**cluster, **GRID, "OVERRIDES": "config.runner.save_step=2"}
     seed2 = out_dir / ROW / "mono" / "seed2"
     phases = {"submitted": run_table("table1.sh", out_dir, **environment)}
@@ -76,11 +77,14 @@ def slurm_grid(cluster, tmp_path_factory):
     phases["resumed"] = run_table("table1.sh", out_dir, **environment)
     wait_until(lambda: not squeue(cluster), 600, "the resubmitted jobs to end")
     phases["ended"] = grid_status(out_dir, cluster)
-    return out_dir, phases, killed
+    for check in (check_cache_build_is_a_job_that_the_cells_wait_for_and_the_report_waits_for_every_cell,
+                  check_a_resubmission_while_jobs_wait_submits_no_second_job_for_them,
+                  check_a_killed_cell_is_resumed_from_its_newest_checkpoint_and_finished_ones_are_skipped,
+                  check_grid_status_shows_each_state_and_fails_while_a_cell_failed):
+        check(out_dir, phases, killed)
 
 
-def test_cache_build_is_a_job_that_the_cells_wait_for_and_the_report_waits_for_every_cell(slurm_grid):
-    out_dir, phases, _ = slurm_grid
+def check_cache_build_is_a_job_that_the_cells_wait_for_and_the_report_waits_for_every_cell(out_dir, phases, killed):
     submitted = phases["submitted"].stdout
     cache_id = slurm_ids(out_dir, CACHE_JOB)[0]
     cells = [slurm_ids(out_dir, f"{ROW}/mono/seed{seed}")[0] for seed in (1, 2)]
@@ -93,11 +97,12 @@ def test_cache_build_is_a_job_that_the_cells_wait_for_and_the_report_waits_for_e
         assert arguments and all(args["upstream"] == "fused_cache" and args["seed"] == seed for args in arguments)
         assert Path(arguments[0]["upstream_ckpt"]) == out_dir / CACHE_JOB
     assert "built by its own job" in (out_dir / "grid" / "logs" / f"{ROW}__mono__seed1.log").read_text()
+    cache_log = (out_dir / "grid" / "logs" / f"{CACHE_JOB.replace('/', '__')}.log").read_text()
+    assert "[rank 1/2]" in cache_log and "[rank 0/2]" in cache_log  # GRID_CACHE_RANKS=2: a two-rank torchrun build
     assert (out_dir / "report" / "main.csv").is_file()
 
 
-def test_a_resubmission_while_jobs_wait_submits_no_second_job_for_them(slurm_grid):
-    out_dir, phases, _ = slurm_grid
+def check_a_resubmission_while_jobs_wait_submits_no_second_job_for_them(out_dir, phases, killed):
     resubmitted = phases["resubmitted"].stdout
     for job in (f"{ROW}/mono/seed1", f"{ROW}/mono/seed2"):
         assert f"{job}: SLURM job {slurm_ids(out_dir, job)[0]} is pending, not submitting another" in resubmitted
@@ -108,8 +113,7 @@ def test_a_resubmission_while_jobs_wait_submits_no_second_job_for_them(slurm_gri
     assert recorded.count(f"{ROW}/mono/seed1") == 1 and recorded.count(CACHE_JOB) == 1
 
 
-def test_a_killed_cell_is_resumed_from_its_newest_checkpoint_and_finished_ones_are_skipped(slurm_grid):
-    out_dir, phases, killed = slurm_grid
+def check_a_killed_cell_is_resumed_from_its_newest_checkpoint_and_finished_ones_are_skipped(out_dir, phases, killed):
     assert f"CANCELLED" in phases["killed log"] and "resuming" not in phases["killed log"]
     resumed = phases["resumed"].stdout
     assert f"{ROW}/mono/seed1: {out_dir / ROW / 'mono' / 'seed1'}/result.json exists, skipping" in resumed
@@ -124,8 +128,7 @@ def test_a_killed_cell_is_resumed_from_its_newest_checkpoint_and_finished_ones_a
     assert checkpoint["Step"] == 4
 
 
-def test_grid_status_shows_each_state_and_fails_while_a_cell_failed(slurm_grid):
-    out_dir, phases, _ = slurm_grid
+def check_grid_status_shows_each_state_and_fails_while_a_cell_failed(out_dir, phases, killed):
     waiting = phases["waiting"]
     assert waiting.returncode == 0
     assert status_line(waiting, f"{ROW}/mono/seed1").startswith("pending") and "(Dependency)" in status_line(waiting, f"{ROW}/mono/seed1")
@@ -174,3 +177,17 @@ def test_a_second_run_of_a_cell_whose_folder_is_held_refuses(tmp_path):
     assert (folder / LOCK_FILE).exists()
     ran = subprocess.run([sys.executable, "-m", "s3prl_fusion.grid.cell", str(tmp_path), "row/asr"], capture_output=True, text=True)
     assert ran.returncode == 0 and (tmp_path / "ran").exists()
+
+
+def test_a_cell_is_one_job_per_seed_and_fold_each_running_its_recipe_with_them(tmp_path):
+    planned = subprocess.run(
+        ["bash", "-c", 'set -euo pipefail; source "$1/grid_lib.sh"; grid_begin "$2"; '
+                       'grid_cells row/emotion emotion "1 2" caches/x/emotion bash recipe.sh "an argument"; cat "$GRID_DIR/plan.tsv.partial"',
+         "plan", str(REPO_ROOT / "recipes"), str(tmp_path / "out")],
+        env={**os.environ, "SEEDS": "3 4"}, capture_output=True, text=True, check=True)
+    out = tmp_path / "out"
+    lines = [line.split("\t") for line in planned.stdout.splitlines()]
+    assert lines == [["cell", f"row/emotion/seed{seed}/fold{fold}", "emotion", str(out / f"row/emotion/seed{seed}/fold{fold}"), "caches/x/emotion"]
+                     for seed in (3, 4) for fold in (1, 2)]
+    script = (out / "grid" / "scripts" / "row__emotion__seed4__fold1.sh").read_text()
+    assert script.splitlines()[-1] == "env SEEDS=4 FOLD=1 bash recipe.sh an\\ argument "
