@@ -87,11 +87,11 @@ def _copy_lines(source: IO[bytes], targets: list[IO[bytes]]) -> None:
             target.flush()
 
 
-def _run_script(script: Path, log: IO[bytes], echo: bool, env: dict) -> int:
+def _run_script(script: Path, log: IO[bytes], echo: bool) -> int:
     """bash SCRIPT with its output appended to LOG (and copied to this process's stdout / stderr with ``echo``)."""
     if not echo:
-        return subprocess.run(["bash", str(script)], stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-    process = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        return subprocess.run(["bash", str(script)], stdout=log, stderr=subprocess.STDOUT).returncode
+    process = subprocess.Popen(["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     copies = [threading.Thread(target=_copy_lines, args=(process.stdout, [log, sys.stdout.buffer])),
               threading.Thread(target=_copy_lines, args=(process.stderr, [log, sys.stderr.buffer]))]
     for copy in copies:
@@ -105,7 +105,7 @@ def _end_on_termination(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_job(plan: Plan, job: Job, echo: bool = False, env: dict | None = None) -> int:
+def run_job(plan: Plan, job: Job, echo: bool = False) -> int:
     """Run ``job`` once (nothing when it is done); returns its exit status. Raises FolderBusy when another
     run holds its folder."""
     if is_done(plan, job):
@@ -131,7 +131,7 @@ def run_job(plan: Plan, job: Job, echo: bool = False, env: dict | None = None) -
             with open(plan.log(job), "ab") as log:
                 log.write(f"[grid] {job.id}: attempt {state['attempt']} started {state['started']} on {state['host']}\n".encode())
                 log.flush()
-                rc = _run_script(plan.script(job), log, echo, {**os.environ, **(env or {})})
+                rc = _run_script(plan.script(job), log, echo)
                 log.write(f"[grid] {job.id}: ended with exit status {rc}\n".encode())
         except SystemExit as ended:
             rc = ended.code

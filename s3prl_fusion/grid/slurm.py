@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from s3prl_fusion.errors import UserError
 from s3prl_fusion.grid.plan import Job, Plan
