@@ -8,22 +8,28 @@ set -euo pipefail
 action="${1:-}" dir="${2:-}"
 [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 
-stop_pid_file() {
-  local file="$1" pid
-  if [ -f "$file" ]; then
-    pid=$(cat "$file")
-    if kill "$pid" 2> /dev/null; then
-      for _ in $(seq 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+stop_pid_files() {  # PID_FILE... -> each process ended (TERM, all at once), waited for, its file removed
+  local file pids=()
+  for file in "$@"; do
+    if [ -f "$file" ]; then
+      pids+=("$(cat "$file")")
+      rm -f "$file"
     fi
-    rm -f "$file"
-  fi
+  done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2> /dev/null || true
+  local pid
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2> /dev/null || break
+      sleep 0.1
+    done
+  done
 }
 
 case "$action" in
   stop)
-    stop_pid_file "$dir/slurmd.pid"
-    stop_pid_file "$dir/slurmctld.pid"
-    stop_pid_file "$dir/munged.pid"   # only when this script started munged
+    stop_pid_files "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"   # munged.pid: only when this script started it
     exit 0
     ;;
   start) ;;
