@@ -14,7 +14,8 @@ can run end to end offline (tests, demo) on CPU:
 * ``VoxCeleb1/iden_split_mini.txt`` - speaker identification split over ``VoxCeleb1``.
 * ``LibriSpeech/phones/`` - ARPAbet lexicon and phone list for phone recognition.
 * ``SNIPS/``         - slot filling, audio SNIPS layout with IOB transcripts.
-* ``Libri2Mix/``     - diarization, two-speaker mixtures of ``LibriSpeech`` + Kaldi dirs + RTTM.
+* ``Libri2Mix/``     - diarization, two-speaker mixtures of ``LibriSpeech`` + Kaldi dirs + RTTM, and the
+  mixture lists and source RTTMs that SUPERB's preparation (``s3prl-fusion prepare libri2mix``) reads.
 * ``quesst14Database/`` - query-by-example, QUESST 2014 layout with NIST STD ground truth.
 
 Usage::
@@ -738,13 +739,18 @@ def _on_grid(n_samples):
 
 def make_libri2mix(root, librispeech, rng, stats):
     """``wav16k/max/<split>/mix_clean/<utt1>_<utt2>.wav`` and Kaldi dirs ``data/<split>/`` (wav.scp with paths
-    relative to this folder, segments, utt2spk, spk2utt, reco2dur, rttm)."""
+    relative to this folder, segments, utt2spk, spk2utt, reco2dur, rttm); plus the inputs of SUPERB's
+    preparation as s3prl's LibriMix fork lays them out: the mixture lists
+    ``wav16k/max/metadata/mixture_<split>_mix_clean.csv`` and the source utterances' speech segments
+    ``metadata/LibriSpeech/<librispeech split>.rttm`` (times from the mixture's start, where the real
+    "max" mode starts every source)."""
     for split, (ls_split, n_mix) in LIBRIMIX_PLAN.items():
         by_spk = {}
         for flac in sorted((librispeech / ls_split).rglob("*.flac")):
             by_spk.setdefault(flac.parent.parent.name, []).append(flac)
         kaldi = {name: [] for name in ("wav.scp", "segments", "utt2spk", "reco2dur", "rttm")}
         spk2utt = {}
+        mixtures, source_rttm = [], []
         for files in by_spk.values():
             rng.shuffle(files)
         for _ in range(n_mix):  # every source utterance is used once
@@ -763,6 +769,7 @@ def make_libri2mix(root, librispeech, rng, stats):
             dur = write_audio(root / rel, to_int16(mix, 0.5))
             stats.add("Libri2Mix", split, dur)
             kaldi["wav.scp"].append(f"{rec} {rel}")
+            mixtures.append(f"{rec},Libri2Mix/{rel}," + ",".join(f"{p.relative_to(librispeech).as_posix()}" for p in src) + f",{total}")
             kaldi["reco2dur"].append(f"{rec} {total / SAMPLE_RATE:.2f}")
             for spk, o, w in zip((spk1, spk2), onsets, wavs):
                 utt = f"{spk}_{rec}"
@@ -771,10 +778,16 @@ def make_libri2mix(root, librispeech, rng, stats):
                 kaldi["utt2spk"].append(f"{utt} {spk}")
                 kaldi["rttm"].append(f"SPEAKER {rec} 1 {st:.2f} {et - st:.2f} <NA> <NA> {spk} <NA> <NA>")
                 spk2utt.setdefault(spk, []).append(utt)
+            for spk, o, w, source in zip((spk1, spk2), onsets, wavs, src):
+                st, et = o / SAMPLE_RATE, (o + len(w)) / SAMPLE_RATE
+                source_rttm.append(f"SPEAKER {source.stem[len(spk) + 1:]} 1 {st:.2f} {et - st:.2f} <NA> <NA> {spk} <NA> <NA>")
         data_dir = root / "data" / split
         for name, lines in kaldi.items():
             write_text(data_dir / name, sorted(lines))
         write_text(data_dir / "spk2utt", [f"{s} {' '.join(sorted(u))}" for s, u in sorted(spk2utt.items())])
+        write_text(root / "wav16k" / "max" / "metadata" / f"mixture_{LIBRIMIX_DIR[split]}_mix_clean.csv",
+                   ["mixture_ID,mixture_path,source_1_path,source_2_path,length", *sorted(mixtures)])
+        write_text(root / "metadata" / "LibriSpeech" / f"{ls_split.replace('-', '_')}.rttm", sorted(source_rttm))
 
 
 # --------------------------------------------------------------------------- #

@@ -24,6 +24,8 @@ COMMANDS = {
     "export": "s3prl_fusion.commands.export",
     "grid": "s3prl_fusion.commands.grid",
     "score": "s3prl_fusion.commands.score",
+    "submit": "s3prl_fusion.commands.submit",
+    "qbe": "s3prl_fusion.commands.qbe",
     "plot-interface": "s3prl_fusion.commands.plot_interface",
 }
 

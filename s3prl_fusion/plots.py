@@ -5,7 +5,9 @@
   non-negative, summing to 1 (an interface's ``learned_layer_weights()``, or the sensitivity
   shares of ``layer_sensitivity``), and the chart says what a share is;
 - the report's chart: one horizontal bar panel per metric, a bar per table row, the paper's
-  value as a black tick, marked cells hatched with their marker and their notes below;
+  value as a black tick, each cell's 95 % interval as an error bar, marked cells hatched with
+  their marker and their notes below; per task, grouped bars (interfaces by upstream set) with
+  interval bars; a heat map of fusion gains with the significant ones marked;
 - the bench's training loss curves side by side (an int8 against an fp16 feature cache).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -76,6 +79,7 @@ class MetricPanel:
     values: Sequence[float]
     paper: Sequence[float | None]
     markers: Sequence[str] = ()
+    intervals: Sequence[tuple[float, float] | None] = ()  # (low, high) per row, drawn as an error bar; None: none
 
 
 def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels: Sequence[MetricPanel], notes: Sequence[str] = ()) -> Figure:
@@ -87,6 +91,7 @@ def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels:
     for index, panel in enumerate(panels):
         axes = figure.add_subplot(1, len(panels), index + 1)
         bars = axes.barh(positions, list(panel.values), color="tab:blue")
+        _interval_bars(axes, positions, panel.values, panel.intervals, horizontal=True)
         for bar, marker in zip(bars, panel.markers):
             if marker:
                 bar.set_hatch("//")
@@ -105,6 +110,97 @@ def plot_metric_bars(path: str | os.PathLike, row_labels: Sequence[str], panels:
     figure.tight_layout(rect=(0, 0.2 * len(notes) / figure.get_figheight(), 1, 1))
     FigureCanvasAgg(figure).print_png(str(path))
     return figure
+
+
+def _interval_bars(axes, positions: Sequence[float], values: Sequence[float], intervals: Sequence[tuple[float, float] | None], horizontal: bool) -> None:
+    """Black error bars from each interval's low to its high (rows without one get none)."""
+    present = [(position, value, interval) for position, value, interval in zip(positions, values, intervals) if interval is not None]
+    if not present:
+        return
+    where = [position for position, _, _ in present]
+    centre = [value for _, value, _ in present]
+    spans = [[value - interval[0] for _, value, interval in present], [interval[1] - value for _, value, interval in present]]
+    if horizontal:
+        axes.errorbar(centre, where, xerr=spans, fmt="none", ecolor="black", capsize=3, linewidth=1)
+    else:
+        axes.errorbar(where, centre, yerr=spans, fmt="none", ecolor="black", capsize=3, linewidth=1)
+
+
+@dataclass(frozen=True)
+class IntervalSeries:
+    """One interface of a task's interval chart: its value per upstream set (None: no result) and
+    its 95 % interval per set (None: none)."""
+
+    name: str
+    values: Sequence[float | None]
+    intervals: Sequence[tuple[float, float] | None]
+
+
+def plot_interval_groups(path: str | os.PathLike, title: str, groups: Sequence[str], series: Sequence[IntervalSeries], ylabel: str) -> None:
+    """Write a PNG of grouped bars: a group per upstream set, a bar per interface, each with its
+    interval as an error bar; a bar without an interval is hatched and says so in the legend."""
+    figure = Figure(figsize=(max(7.0, 0.6 * len(groups) * max(len(series), 1) + 3), 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    width = 0.8 / max(len(series), 1)
+    for index, entry in enumerate(series):
+        positions = [group + (index - (len(series) - 1) / 2) * width for group in range(len(groups))]
+        shown = [(position, value, interval) for position, value, interval in zip(positions, entry.values, entry.intervals) if value is not None]
+        bars = axes.bar([position for position, _, _ in shown], [value for _, value, _ in shown], width=width, label=entry.name, color=f"C{index}")
+        for bar, (_, _, interval) in zip(bars, shown):
+            if interval is None:
+                bar.set_hatch("//")
+        _interval_bars(axes, [position for position, _, _ in shown], [value for _, value, _ in shown], [interval for _, _, interval in shown], horizontal=False)
+    axes.set_xticks(range(len(groups)))
+    axes.set_xticklabels(list(groups), rotation=20, ha="right", fontsize="small")
+    axes.set_ylabel(ylabel)
+    axes.legend(fontsize="small", title="interface\n(hatched: no interval)", title_fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes.set_title(f"{title}\nbars: 95 % bootstrap interval over test units")
+    figure.savefig(path, format="png")
+
+
+@dataclass(frozen=True)
+class GainPanel:
+    """One task of the fusion-gain heat map: (sets, interfaces) relative gains in % (NaN: none) and
+    which of them are significant (their interval excludes 0)."""
+
+    title: str
+    sets: Sequence[str]
+    interfaces: Sequence[str]
+    gains: np.ndarray
+    significant: np.ndarray
+
+
+def plot_gain_heatmaps(path: str | os.PathLike, panels: Sequence[GainPanel]) -> None:
+    """Write a PNG with a heat map per task: a row per fused set, a column per interface, the colour
+    its relative gain over the best single model (blue: fusion helps, red: it hurts), the value
+    written in each cell, a significant one in bold with ``*`` and a black frame."""
+    from matplotlib.patches import Rectangle
+
+    longest = max(len(name) for panel in panels for name in panel.sets)
+    figure = Figure(figsize=(max(3.2 * len(panels) + 0.09 * longest + 1.5, 7.0), 0.5 * max(len(panel.sets) for panel in panels) + 2.2),
+                    layout="constrained")
+    FigureCanvasAgg(figure)
+    axes_list = figure.subplots(1, len(panels), squeeze=False)[0]
+    limit = max(float(np.nanmax(np.abs(panel.gains))) if np.isfinite(panel.gains).any() else 1.0 for panel in panels) or 1.0
+    for axes, panel in zip(axes_list, panels):
+        image = axes.imshow(panel.gains, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        for (row, column), gain in np.ndenumerate(panel.gains):
+            if np.isnan(gain):
+                continue
+            significant = bool(panel.significant[row, column])
+            axes.text(column, row, f"{gain:+.1f}{'*' if significant else ''}", ha="center", va="center", fontsize="small",
+                      fontweight="bold" if significant else "normal", color="white" if abs(gain) > 0.6 * limit else "black")
+            if significant:
+                axes.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+        axes.set_xticks(range(len(panel.interfaces)))
+        axes.set_xticklabels(list(panel.interfaces), fontsize="small")
+        axes.set_yticks(range(len(panel.sets)))
+        axes.set_yticklabels(list(panel.sets), fontsize="small")
+        axes.set_title(panel.title)
+    figure.colorbar(image, ax=list(axes_list), label="gain over best single (%)")
+    figure.suptitle("Fusion gains over the best single model\n(* framed: 95 % paired interval excludes 0)")
+    figure.savefig(path, format="png")
 
 
 def plot_loss_curves(path: str | os.PathLike, curves: dict[str, Sequence[float]], title: str) -> None:

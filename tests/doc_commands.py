@@ -13,7 +13,7 @@ Checked:
 - the runner's names and ``s3prl-fusion run``: parsed by s3prl's own parser, the one
   ``run_downstream.get_downstream_args`` builds (taken as it calls ``parse_args``);
 - ``recipes/X.sh``: the script exists, each ``NAME=value`` in front is a knob the recipes read,
-  and a task recipe's s3prl flags (after its four arguments) parse as the runner's.
+  and a task recipe's s3prl flags (after its positional arguments) parse as the runner's.
 
 Placeholders parse: ``<anything>`` and an all-capitals word (``DIR``, ``N``) stand for a value
 that fits the flag they follow; ``a|b`` is checked for each of ``a`` and ``b``; ``[ ]`` around
@@ -38,7 +38,8 @@ from conftest import REPO_ROOT
 PLACEHOLDER = "PLACEHOLDER"
 OMITTED = "..."
 RECIPES = REPO_ROOT / "recipes"
-TASK_RECIPES = ("asr", "sv", "emotion", "ml_superb")  # recipes/<task>.sh UPSTREAM INTERFACE DATA_ROOT OUT_DIR [s3prl flags]
+# recipes/<task>.sh -> its arguments before the s3prl flags (UPSTREAM INTERFACE DATA_ROOT OUT_DIR; qbe: UPSTREAM DATA_ROOT OUT_DIR)
+TASK_RECIPES = {"asr": 4, "sv": 4, "emotion": 4, "ml_superb": 4, "sd": 4, "qbe": 3}
 RUNNER_NAMES = (("s3prl-fusion", "run"), ("s3prl-fusion-run-downstream",), ("python", "-m", "s3prl_fusion.run_downstream"), ("run_downstream.py",))
 TORCHRUN_MODULES = {"s3prl_fusion.cli": "cli", "s3prl_fusion.run_downstream": "runner"}
 ENVIRONMENT_SETTING = re.compile(r"[A-Z][A-Z0-9_]*=\S*")
@@ -239,8 +240,9 @@ def _recipe_problems(words: list[str], settings: list[str], complete: bool) -> l
     problems = [] if scripts else [f"{script}: no such recipe"]
     unknown = [setting.split("=")[0] for setting in settings if setting.split("=")[0] not in recipe_knobs()]
     problems += [f"{name}: no recipe reads this environment variable" for name in unknown]
-    if any(path.stem in TASK_RECIPES for path in scripts) and len(arguments) > 4:
-        problems += parse_problems(s3prl_runner_parser(), ["-m", "train", *arguments[4:]], complete)
+    positional = max((TASK_RECIPES[path.stem] for path in scripts if path.stem in TASK_RECIPES), default=None)
+    if positional is not None and len(arguments) > positional:
+        problems += parse_problems(s3prl_runner_parser(), ["-m", "train", *arguments[positional:]], complete)
     return problems
 
 

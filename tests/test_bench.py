@@ -2,6 +2,7 @@
 ``--whisper DIR`` measures Whisper's length modes on a pretrained checkpoint and speech."""
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -12,7 +13,9 @@ import torch
 from conftest import LIBRISPEECH_MINI, WHISPER_TINY_EN
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cli import main as cli_main
+from s3prl_fusion.benchmark.report_measures import write_table_one
 from s3prl_fusion.commands.bench import CorpusSpeech, Row, _layer_cosines, peak_memory, pretrained_whisper, verdict
+from s3prl_fusion.results.report import write_report
 
 # label prefix -> (target, whether it is set for the default sizes: "n/a" at --quick sizes)
 TARGET_ROWS = {
@@ -25,6 +28,7 @@ TARGET_ROWS = {
     "cache build throughput: default batches / batch 1 (2 x 1 s)": ("> 0.95x", False),
     "cache build throughput: default batches / batch 1 (16 bundled utterances)": ("> 1x", False),
     "fused peak": ("<= 1.25x", False),
+    "report, 65 cells x 2620 utterances, B=100: time / 10 s": ("<= 1x", True),
 }
 
 
@@ -65,6 +69,7 @@ def test_quick_bench_prints_every_measurement_with_its_target(capsys, autocast, 
     cosines = [float(value) for line in printed.splitlines() if line.startswith("cosine exact vs pad30") for value in line.split(":")[1].split()]
     assert len(cosines) == 3 * 4 and all(-1 <= value <= 1.0001 for value in cosines)
     assert "MiB per hour of audio" in printed and "torch profiler CPU allocation events" in printed
+    assert re.search(r"report: 65 cells x 2620 utterances, B = 100: \d+\.\d\d s wall, \d+\.\d\d s CPU of this process", printed)
     storage = {label: float(row.split("|")[2].strip().rstrip("x")) for label, row in zip(labels, rows) if label.startswith("cache bytes/h: ")}
     forms = ("merged fp16", "per-member int8", "merged int8", "merged int8-calibrated")
     assert list(storage) == [f"cache bytes/h: {form} / per-member fp16" for form in forms]
@@ -165,3 +170,21 @@ def test_corpus_speech_joins_consecutive_utterances_to_the_exact_length():
         expected = torch.cat(utterances[first:] + utterances[:first])[:80000]
         assert torch.equal(wav, expected)
     assert all(wav.abs().max() > 0.05 for wav in waveforms)
+
+
+def test_the_synthetic_table_one_gives_every_cell_an_interval_and_the_fused_rows_their_gains(tmp_path):
+    """The bench's report input: the paper's 13 Table I rows x 5 tasks, each task's kind of outcomes
+    (pooled and per-stratum ratios, an EER over speakers), each cell near the paper's number."""
+    assert write_table_one(tmp_path / "results", utterances=400) == 65
+    write_report(tmp_path / "results", tmp_path / "report", bootstrap=50)
+    with open(tmp_path / "report" / "main.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 13
+    for row in rows:
+        for column in ("ls_wer", "mono_cer", "multi_cer", "sv_eer", "er_acc"):
+            assert float(row[f"{column}_low"]) <= float(row[column]) <= float(row[f"{column}_high"]), (row["upstreams"], column)
+            assert float(row[column]) == pytest.approx(float(row[f"{column}_paper"]), abs=max(3 * (float(row[f"{column}_high"]) - float(row[f"{column}_low"])), 1.0))
+    with open(tmp_path / "report" / "comparisons.csv", newline="", encoding="utf-8") as file:
+        kinds = [row["kind"] for row in csv.DictReader(file)]
+    # fused rows with both members' single rows: Whisper+WavLM (4 interfaces, WS and HConv singles) -> 2 per task
+    assert kinds.count("fused vs best single") == 2 * 5 and kinds.count("interface vs WS") == (1 + 1 + 3 + 3) * 5

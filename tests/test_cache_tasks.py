@@ -102,13 +102,16 @@ def test_ml_superb_dataset_hands_the_upstream_each_file_unchanged():
         assert waveform_key(as_runner_waveform(dataset[index][0])) == waveform_key(read_waveform(utterance.wav_path))
 
 
-def test_a_cache_serves_asr_er_and_ml_superb_and_refuses_sv(tmp_path):
+def test_a_cache_serves_asr_er_and_ml_superb_and_refuses_sv_and_qbe(tmp_path):
     for task in ("asr", "emotion", "ml_superb"):
         check_cached_task("fused_cache", task, str(tmp_path))
     check_cached_task("fused", "sv_voxceleb1")
     refused = r"random segment .* sox effects .*on the fly instead: the fused upstream the cache was built from"
     with pytest.raises(UncacheableTaskError, match=refused):
         check_cached_task("fused_cache", "sv_voxceleb1", str(tmp_path / "no_cache"))
+    qbe_refused = r"-d quesst14_dtw cannot .* sox effects \(resampled to 16 kHz, gain -3 dB\) .* each member's own layers.*`s3prl-fusion qbe`"
+    with pytest.raises(UncacheableTaskError, match=qbe_refused):
+        check_cached_task("fused_cache", "quesst14_dtw", str(tmp_path / "no_cache"))
 
 
 # ER: five folds from one cache --------------------------------------------------------------------

@@ -21,6 +21,8 @@ MISTAKES = {
     "upstream-config": (["fused", "--random", "--out", "{tmp}/row.yaml"], "-u fused takes its members from -k"),
     "report": (["--results", NOWHERE, "--out", "{tmp}/report"], "--results {tmp}/nowhere is not a folder"),
     "score": (["--task", "asr", "--expdir", NOWHERE, "--split", "test-clean"], "{tmp}/nowhere/test-clean-noLM-hyp.ark is missing"),
+    "submit": ([NOWHERE], "{tmp}/nowhere is not a folder: pass the output folder of recipes/superb.sh"),
+    "qbe": (["{tmp}/qbe", "-u", "fused", "-s", "hconv"], "the QbE sweep sets -d quesst14_dtw -s hidden_states, every -l and the experiment folder itself; drop --upstream_feature_selection"),
     "plot-interface": ([f"{NOWHERE}/states-4.ckpt"], "checkpoint {tmp}/nowhere/states-4.ckpt does not exist"),
 }
 

@@ -35,6 +35,7 @@ def test_each_shown_command_parses(command):
     ("recipes/no_such_task.sh fused_wavlm_whisper hconv /data x", "recipes/no_such_task.sh: no such recipe"),
     ("NO_SUCH_KNOB=1 recipes/asr.sh fused_wavlm_whisper hconv /data x", "NO_SUCH_KNOB: no recipe reads this environment variable"),
     ("recipes/asr.sh fused_wavlm_whisper hconv /data x --no-such-flag", "unrecognized arguments: --no-such-flag"),
+    ("recipes/qbe.sh fused_wavlm_whisper /data x --no-such-flag", "unrecognized arguments: --no-such-flag"),
     ("recipes/<task>.sh UPSTREAM INTERFACE DATA_ROOT OUT_DIR s3prl flags", "unrecognized arguments: s3prl flags"),
 ])
 def test_the_checker_names_what_does_not_exist(line, problem):

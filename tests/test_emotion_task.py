@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, checked, run_recipe
+from outcomes_checks import checked_outcomes
+from test_submit import submitted_alone
 from s3prl_fusion.prepare.iemocap import LABELS, write_meta_data
 from s3prl_fusion.results.emotion import read_result
 
@@ -117,7 +119,7 @@ def test_one_fold_at_a_time_writes_the_mean_once_every_fold_is_scored(emotion_ru
     assert both.count("exists, skipping") == 2 and '"fold2": ' in both
 
 
-def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run):
+def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run, tmp_path):
     result = json.loads((emotion_run / "result.json").read_text())
     assert result["task"] == "emotion" and result["metric"] == "acc" and result["lower_is_better"] is False
     assert result["interface"] == "ws" and set(result["per_fold"]) == {"fold1", "fold2"}
@@ -128,6 +130,16 @@ def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run):
         assert len((emotion_run / fold / f"test_{fold}_truth.txt").read_text().splitlines()) == 8
         assert json.loads((emotion_run / fold / "result.json").read_text())["per_fold"].keys() == {fold}
     assert (emotion_run / "meta_data" / "Session5" / "test_meta_data.json").is_file()
+    assert result["seed"] == 1337
+    outcomes = checked_outcomes(emotion_run / "result.json", tmp_path, units="utterance")  # the mean of fold accuracies
+    assert sorted(set(outcomes.strata)) == ["fold1", "fold2"] and len(outcomes) == 16
+    for fold in ("fold1", "fold2"):
+        rows = outcomes.strata == fold
+        assert 100 * outcomes.columns["correct"][rows].mean() == pytest.approx(result["per_fold"][fold])
+
+
+def test_recipe_folds_go_into_the_submission(emotion_run, tmp_path):
+    submitted_alone(tmp_path, "er", emotion_run, "predict/er_fold1_public/predict.txt", "predict/er_fold2_public/predict.txt")
 
 
 def test_missing_session_names_the_path_and_where_to_get_it(tmp_path):

@@ -19,6 +19,9 @@ from s3prl_fusion.downstreams.ml_superb.expert import DownstreamExpert
 from s3prl_fusion.downstreams.ml_superb.model import MlSuperbCtcModel
 from s3prl_fusion.downstreams.ml_superb.specaug import SpecAugment, mask_along_axis, time_warp
 from s3prl_fusion.downstreams.ml_superb.text import SPACE, Tokenizer, Vocabulary, normalize_transcript
+from s3prl_fusion.downstreams.ml_superb.trn import TrnEntry, read_trn, write_trn
+from s3prl_fusion.results.ml_superb import read_result
+from s3prl_fusion.results.outcomes import Outcomes, point_estimate
 from s3prl_fusion.downstreams.ml_superb.transformer import Conv2dSubsampling2, TransformerEncoder
 from s3prl_fusion.downstreams.ml_superb.utterance_mvn import utterance_mvn
 
@@ -146,6 +149,17 @@ def test_tokenizers_round_trip():
     assert word.text(["CH", "I"]) == "CH I"
     with pytest.raises(ValueError, match="token unit"):
         Tokenizer("bpe")
+
+
+def test_trn_files_give_back_the_scored_tokens(tmp_path: Path):
+    entries = [
+        TrnEntry("mls_eng_000020", "eng", (SPACE, "S", "A", SPACE, SPACE, "<unk>", SPACE)),  # spaces at the ends, <unk>
+        TrnEntry("cv_jpn_000020", "jpn", ()),  # an empty hypothesis
+        TrnEntry("x-y_z", "lit", ("\t", "\x85", "\u2028", "\r", "Č")),  # line breaks other than \n are characters
+    ]
+    write_trn(tmp_path / "test-hyp.trn", entries)
+    assert (tmp_path / "test-hyp.trn").read_text("utf-8").split("\n")[0] == "<space> S A <space> <space> <unk> <space>\t(eng-mls_eng_000020)"
+    assert read_trn(tmp_path / "test-hyp.trn") == entries
 
 
 def test_vocabulary_orders_by_count_after_blank_and_unknown(tmp_path: Path):
@@ -388,6 +402,26 @@ def test_multi_expert_reports_languages_and_few_shot_groups(root: Path, tmp_path
     assert set(results["per_group"]) == {"trained", "reserved"}
     assert results["per_group"]["reserved"]["utterances"] == 1
     assert results["overall"]["utterances"] == 6
+
+    result = read_result(expdir, "test")
+    outcomes = Outcomes.from_entry(result["outcomes"])
+    assert result["outcome_units"] == "utterance" and len(outcomes) == 6
+    assert point_estimate(outcomes) == pytest.approx(result["value"], abs=1e-9)  # pooled over every utterance
+    for language, tally in results["per_language"].items():
+        rows = outcomes.strata == language
+        assert 100 * outcomes.columns["errors"][rows].sum() / outcomes.columns["tokens"][rows].sum() == pytest.approx(tally["error_rate"])
+
+
+def test_mono_outcomes_recompute_the_mean_over_languages_of_their_pairs(root: Path, tmp_path: Path):
+    for pair in ("eng1", "eng2", "jpn"):
+        evaluate(make_expert(root, tmp_path / pair, language=pair), "test", SummaryWriter(str(tmp_path / pair)), 1)
+    result = read_result(tmp_path, "test")
+    outcomes = Outcomes.from_entry(result["outcomes"])
+    assert point_estimate(outcomes) == pytest.approx(result["value"], abs=1e-9)
+    assert result["value"] == pytest.approx(((result["per_language"]["eng1"] + result["per_language"]["eng2"]) / 2 + result["per_language"]["jpn"]) / 2)
+    assert sorted(set(outcomes.strata)) == ["eng1", "eng2", "jpn"] and len(set(outcomes.ids)) == len(outcomes) == 9
+    english = outcomes.units[outcomes.strata == "eng1"]
+    assert list(english) == list(outcomes.units[outcomes.strata == "eng2"])  # both pairs decode the same English test utterances
 
 
 def test_shipped_config_builds_the_paper_downstream_and_optimizer(root: Path, tmp_path: Path):

@@ -17,6 +17,7 @@ import yaml
 from tensorboardX import SummaryWriter
 
 from conftest import REPO_ROOT, checked, run_recipe
+from outcomes_checks import checked_outcomes
 from s3prl_fusion.experiments.checkpoints import load_checkpoint
 from s3prl_fusion.downstreams.ml_superb.average import AVERAGED_NAME, CheckpointAverageError, write_average
 from s3prl_fusion.downstreams.ml_superb.dataset import LengthSortedBatches
@@ -59,6 +60,7 @@ def test_mono_headline_is_the_mean_over_languages_of_the_mean_over_their_pairs(t
     assert result["per_language_group"]["fra"] == result["per_language_group"]["deu"] == 26.5
     assert result["per_language"] == per_pair and result["missing_languages"] == []
     assert result["checkpoints"]["jpn"] == "jpn/dev-loss-ave.ckpt"
+    assert "outcomes" not in result and "eng1/test-hyp.trn is missing" in result["outcomes_missing"]  # evaluated without transcripts
 
 
 def test_mono_headline_of_a_subset_groups_the_pairs_present(tmp_path):
@@ -280,6 +282,9 @@ def test_recipe_trains_keeps_5_best_by_dev_loss_decodes_their_average_and_scores
     scored = json.loads((out_dir / "result.json").read_text())
     assert scored["value"] == pytest.approx(test_results["overall"]["error_rate"])
     assert scored["per_language_group"] == {"eng": scored["value"]} and scored["checkpoints"]["eng1"] == str(expdir / AVERAGED_NAME)
+    assert scored["seed"] == 1337
+    outcomes = checked_outcomes(out_dir / "result.json", tmp_path, units="utterance")
+    assert set(outcomes.strata) == {"eng1"} and len(outcomes) == test_results["overall"]["utterances"]
 
     rerun = checked(run_recipe("ml_superb.sh", ["fused", "gumd", str(CORPUS), str(out_dir)], MODE="mono", LANGUAGES="eng1",
                                STEPS="6", OVERRIDES=overrides, SELECTION="dev-cer-best"))

@@ -51,3 +51,19 @@ def test_a_metric_naming_a_missing_column_is_refused():
     broken = {**ENTRY, "metrics": {"value": {"statistic": "ratio", "numerator": "edits", "denominator": "words"}}}
     with pytest.raises(ValueError, match="edits"):
         Outcomes.from_entry(broken)
+
+
+def test_a_mean_over_strata_groups_strata_before_averaging():
+    """ML-SUPERB Mono-1h: the mean over languages of the mean over each language's pairs."""
+    pairs = {
+        "ids": ["eng1/u", "eng2/u", "jpn/v"],
+        "units": ["u", "u", "v"],
+        "strata": ["eng1", "eng2", "jpn"],
+        "columns": {"errors": [1, 3, 4], "tokens": [10, 10, 10]},
+        "metrics": {"value": {"statistic": "ratio", "numerator": "errors", "denominator": "tokens", "scale": 100.0,
+                              "combine": "mean_over_strata", "stratum_groups": {"eng1": "eng", "eng2": "eng", "jpn": "jpn"}}},
+    }
+    assert point_estimate(Outcomes.from_entry(pairs)) == pytest.approx(((10 + 30) / 2 + 40) / 2)  # not (10 + 30 + 40) / 3
+    ungrouped = {**pairs, "metrics": {"value": {**pairs["metrics"]["value"], "stratum_groups": {"eng1": "eng", "eng2": "eng"}}}}
+    with pytest.raises(ValueError, match="jpn"):
+        Outcomes.from_entry(ungrouped)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, checked, run_recipe
+from outcomes_checks import checked_outcomes
 from s3prl_fusion.experiments.resume import newest_intact_checkpoint
 from s3prl_fusion.results.report import write_report
 from s3prl_fusion.results import ScoringError, write_result
@@ -92,7 +93,7 @@ def printed_test_eers(stdout: str) -> dict[int, float]:
     return dict(zip(steps, eers))
 
 
-def test_sv_reports_the_best_checkpoint_on_test_and_says_which(sv_run):
+def test_sv_reports_the_best_checkpoint_on_test_and_says_which(sv_run, tmp_path):
     out_dir, run = sv_run
     result = json.loads((out_dir / "result.json").read_text())
     printed = printed_test_eers(run.stdout)
@@ -104,6 +105,10 @@ def test_sv_reports_the_best_checkpoint_on_test_and_says_which(sv_run):
     assert result["checkpoint"] == str(out_dir / f"states-{best_step}.ckpt")
     for step in STEPS:
         assert {path.name for path in (out_dir / "test_by_step" / str(step)).iterdir()} == {"test_predict.txt", "test_truth.txt"}
+    outcomes = checked_outcomes(out_dir / "result.json", tmp_path, units="speaker")
+    selected = [line.split() for line in (out_dir / "test_by_step" / str(best_step) / "test_predict.txt").read_text().splitlines()]
+    assert list(outcomes.ids) == [pair for pair, _ in selected]
+    assert list(outcomes.columns["score"]) == [float(score) for _, score in selected]  # the selected checkpoint's trials
 
 
 def test_sv_result_records_the_members_it_was_evaluated_with(sv_run, tmp_path):

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, checked, run_python, run_recipe, user_error_line
+from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results import ScoringError, write_result
+from s3prl_fusion.results.outcomes import read_outcomes
 from s3prl_fusion.experiments.run_steps import steps_overrides
 
 ML_SUPERB_MINI = REPO_ROOT / "corpora" / "ml_superb"
@@ -85,11 +87,11 @@ def test_result_labels_are_the_checkpoints_set_up(mono_run):
     assert "--interface ws contradicts" in user_error_line(refused) and "trained with interface hconv" in user_error_line(refused)
 
 
-def runner_checkpoint(path: Path, interface: str, step: int = 1) -> None:
+def runner_checkpoint(path: Path, interface: str, step: int = 1, seed: int = 1337) -> None:
     """A checkpoint as s3prl's runner writes it, with a fusion featurizer's recorded set-up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     setup = {"interface": interface, "upstream": "fused", "members": ["wavlm", "whisper"]}
-    torch.save({"Args": Namespace(upstream="fused", upstream_feature_selection=interface), "Config": {}, "Step": step,
+    torch.save({"Args": Namespace(upstream="fused", upstream_feature_selection=interface, seed=seed), "Config": {}, "Step": step,
                 "Featurizer": {"_extra_state": setup}}, path)
 
 
@@ -100,6 +102,23 @@ def test_runs_of_one_result_trained_with_different_set_ups_are_refused(tmp_path)
         (tmp_path / fold / f"test_{fold}_truth.txt").write_text("a neu\n")
     with pytest.raises(ScoringError, match="trained with different set-ups \\(interface: \\['hconv'\\] vs \\['ws'\\]\\)"):
         write_result("emotion", tmp_path, "test")
+    runner_checkpoint(tmp_path / "fold2" / "states-1.ckpt", "hconv", seed=2)
+    with pytest.raises(ScoringError, match="trained with different set-ups \\(seed: \\[1337\\] vs \\[2\\]\\)"):
+        write_result("emotion", tmp_path, "test")  # one result holds the runs of one seed
     runner_checkpoint(tmp_path / "fold2" / "states-1.ckpt", "hconv")
     result = write_result("emotion", tmp_path, "test")
     assert (result["upstream"], result["interface"], result["member_labels"]) == ("fused", "hconv", ["wavlm", "whisper"])
+    assert result["seed"] == 1337
+
+
+def test_a_result_without_per_utterance_outcomes_says_why(tmp_path):
+    runner_checkpoint(tmp_path / "states-1.ckpt", "hconv", seed=3)
+    results = {"mode": "mono", "language": "eng1", "metric": "cer", "overall": {"error_rate": 12.5, "errors": 1, "reference_tokens": 8}}
+    (tmp_path / "test-results.json").write_text(json.dumps(results))  # evaluated before the scored tokens were kept
+    (tmp_path / "test_outcomes.tsv").write_text("id\tunit\tstratum\n")  # left by an earlier scoring
+    write_result("ml_superb", tmp_path, "test")
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["outcomes"] is None and "test-hyp.trn is missing" in result["outcomes_missing"] and result["seed"] == 3
+    assert not (tmp_path / "test_outcomes.tsv").exists()
+    with pytest.raises(MissingPathError, match="records no per-utterance outcomes"):
+        read_outcomes(tmp_path / "result.json")

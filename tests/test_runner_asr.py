@@ -15,6 +15,9 @@ import torch
 import yaml
 
 from conftest import ASR_CONFIGS, DEMO_UPSTREAM, LIBRISPEECH_MINI, run_python
+from outcomes_checks import checked_outcomes
+from s3prl_fusion.results import write_result
+from test_submit import submitted_alone
 from s3prl_fusion.results.error_rates import asr_error_rates
 
 
@@ -32,12 +35,15 @@ def checkout(tmp_path_factory, librispeech_buckets) -> Path:
     return root
 
 
+SEED = 7
+
+
 @pytest.fixture(scope="module")
 def trained(checkout) -> Path:
     expdir = checkout / "result" / "downstream" / "fused_hconv"
     result = run_python(
         ["run_downstream.py", "-m", "train", "-u", "fused", "-g", str(DEMO_UPSTREAM), "-s", "hconv",
-         "-d", "asr", "-n", "fused_hconv", "--device", "cpu"],
+         "-d", "asr", "-n", "fused_hconv", "--device", "cpu", "--seed", str(SEED)],
         cwd=checkout,
     )
     assert "[FusionFeaturizer] - interface hconv over 2 member(s)" in result.stderr
@@ -73,7 +79,7 @@ def test_resume_continues_from_the_saved_step(trained, checkout):
     assert changed  # training went on from the restored weights
 
 
-def test_evaluate_writes_test_clean_hypotheses(trained, checkout):
+def test_evaluate_writes_test_clean_hypotheses_and_scoring_keeps_each_utterance(trained, checkout, tmp_path):
     run_python(
         ["-m", "s3prl_fusion.cli", "run", "-m", "evaluate", "-e", str(trained / "states-4.ckpt"), "-t", "test-clean", "--device", "cpu"],
         cwd=checkout,
@@ -82,3 +88,10 @@ def test_evaluate_writes_test_clean_hypotheses(trained, checkout):
     assert len(references) == len(list((LIBRISPEECH_MINI / "test-clean").rglob("*.flac")))
     rates = asr_error_rates(trained, "test-clean")
     assert 0 <= rates["cer"] and rates["wer"] <= 100 * max(len(r.split()) for r in references)
+
+    result = write_result("asr", trained, "test-clean", checkpoint=trained / "states-4.ckpt")
+    assert (result["value"], result["cer"]) == (rates["wer"], rates["cer"]) and result["seed"] == SEED
+    outcomes = checked_outcomes(trained / "result.json", tmp_path, units="utterance")  # WER and CER recomputed
+    assert list(outcomes.ids) == [line.split(" ", 1)[0] for line in references] and list(outcomes.units) == list(outcomes.ids)
+    assert outcomes.columns["words"].sum() == sum(len(line.split()) - 1 for line in references)
+    submitted_alone(tmp_path, "asr", trained, "predict/asr_public/predict.ark")  # no LM decoding here: asr_lm_public is missing

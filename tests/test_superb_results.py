@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_python
+from s3prl_fusion.cli import main as cli_main
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results import ScoringError, task_module
 from s3prl_fusion.results.outcomes import Outcomes, point_estimate
@@ -28,7 +28,7 @@ def scored_through_the_command(expdir: Path, task: str, split: str = "test") -> 
     for name, spec in direct["outcomes"]["metrics"].items():
         if name != "value":
             assert point_estimate(Outcomes.from_entry(direct["outcomes"]), name) == pytest.approx(direct[name], abs=1e-9)
-    run_python(["-m", "s3prl_fusion.cli", "score", "--task", task, "--expdir", str(expdir), "--split", split])
+    cli_main(["score", "--task", task, "--expdir", str(expdir), "--split", split])
     written = json.loads((expdir / "result.json").read_text())
     assert written["task"] == task and written["metric"] == direct["metric"] and written["value"] == pytest.approx(direct["value"])
     assert len(direct["outcomes"]["ids"]) > 0 and direct["outcome_units"]

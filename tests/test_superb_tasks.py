@@ -23,6 +23,7 @@ from s3prl_fusion.experiments.task_dependencies import MissingTaskDependencyErro
 from s3prl_fusion.s3prl_adapter.patches.speech_commands_task import DistributedSamplerWrapper
 
 from conftest import DEMO_UPSTREAM, REPO_ROOT, run_python, runner_failure, user_error_line
+from test_submit import submitted_alone
 from test_superb_results import scored_through_the_command
 
 CORPORA = REPO_ROOT / "corpora"
@@ -74,6 +75,7 @@ def test_intent_classification_writes_test_predict_csv(tmp_path, interface):
     rows = [line.split(",") for line in (expdir / "test_predict.csv").read_text().splitlines()]
     assert {row[0] for row in rows} == test_files and all(len(row) == 4 for row in rows)  # file, action, object, location
     scored_through_the_command(expdir, "fluent_commands")
+    submitted_alone(tmp_path, "ic", expdir, "predict/ic_public/predict.csv")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws", "hidden_states"])
@@ -84,6 +86,7 @@ def test_speaker_identification_writes_test_predict_txt(tmp_path, interface):
     assert sorted(predicted) == sorted(path.replace("/", "-").removesuffix(".wav") for path in test_files)
     assert all(speaker.startswith("id1") for speaker in predicted.values())
     scored_through_the_command(expdir, "voxceleb1")
+    submitted_alone(tmp_path, "sid", expdir, "predict/sid_public/predict.txt")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws"])
@@ -94,6 +97,7 @@ def test_keyword_spotting_writes_test_predict_txt(tmp_path, interface):
     assert sorted(predicted) == sorted(f"{path.parent.name}-{path.name}" for path in test_root.glob("*/*.wav"))
     assert set(predicted.values()) <= {folder.name for folder in test_root.iterdir()}
     scored_through_the_command(expdir, "speech_commands")
+    submitted_alone(tmp_path, "ks", expdir, "predict/ks_public/predict.txt")
 
 
 def test_keyword_spotting_expert_imports_without_catalyst():
@@ -159,6 +163,7 @@ def test_phone_recognition_writes_test_hyp_ark(tmp_path, interface):
     references = [line.split()[1:] for line in (expdir / "test-ref.ark").read_text().splitlines()]
     assert all(reference and set(reference) <= phones for reference in references)  # the lexicon's phones of each transcript
     scored_through_the_command(expdir, "libriphone")
+    submitted_alone(tmp_path, "pr", expdir, "predict/pr_public/predict.ark")
 
 
 @pytest.mark.parametrize("interface", ["hconv", "ws"])
@@ -169,6 +174,7 @@ def test_slot_filling_writes_test_hyp_ark(tmp_path, interface):
     references = dict(line.split(" ", 1) for line in (expdir / "test-ref.ark").read_text().splitlines())
     assert references["Brian-snips-test-0"] == "PLAY B-artist THE BEATLES E-artist ON B-service SPOTIFY E-service"  # read with the slot tags
     scored_through_the_command(expdir, "snips")
+    submitted_alone(tmp_path, "sf", expdir, "predict/sf_public/predict.ark")
 
 
 def test_ctc_loaders_keep_the_configured_workers():
@@ -249,6 +255,7 @@ def test_diarization_writes_scoring_predictions(tmp_path, interface):
         with h5py.File(path) as prediction:
             frames, speakers = prediction["T_hat"].shape
         assert speakers == 2 and frames > 0
+    submitted_alone(tmp_path, "sd", expdir, "predict/sd_public/scoring/predictions", "predict/sd_public/frame_shift")
 
 
 def evaluate_query_by_example(tmp_path: Path, *feature_flags: str) -> Path:
@@ -262,9 +269,9 @@ def evaluate_query_by_example(tmp_path: Path, *feature_flags: str) -> Path:
 
 @pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ("dtw", "lxml")),
                     reason="s3prl's quesst14_dtw code imports dtw-python and lxml, not installed here (pip install dtw-python lxml)")
-@pytest.mark.parametrize("feature_flags", [("-s", "hidden_states", "-l", "2"), ("-s", "hidden_states")], ids=["one_layer", "uniform_sum"])
-def test_query_by_example_writes_the_detection_list(tmp_path, feature_flags):
-    expdir = evaluate_query_by_example(tmp_path, *feature_flags)
+def test_query_by_example_writes_the_detection_list(tmp_path):
+    """With s3prl's weighted sum as initialised (one layer, -l N: tests/test_qbe_recipe.py, against the layer sweep)."""
+    expdir = evaluate_query_by_example(tmp_path, "-s", "hidden_states")
     detections = ET.parse(expdir / "benchmark.stdlist.xml").getroot().findall("detected_termlist")
     queries = sorted(path.stem for path in (CORPORA / "quesst14Database" / "dev_queries").glob("*.wav"))
     english = sorted(line.split()[0].rsplit("/", 1)[-1].removesuffix(".wav") for line in
@@ -272,6 +279,7 @@ def test_query_by_example_writes_the_detection_list(tmp_path, feature_flags):
     assert sorted(termlist.get("termid") for termlist in detections) == queries
     for termlist in detections:
         assert sorted(term.get("file") for term in termlist.findall("term")) == english
+    submitted_alone(tmp_path, "qbe", expdir, "predict/qbe_public/benchmark.stdlist.xml")
 
 
 def test_query_by_example_data_root_is_checked_before_evaluating():
@@ -300,4 +308,4 @@ def test_query_by_example_with_a_trainable_interface_stops_naming_the_protocol(t
                          f"config.downstream_expert.datarc.dataset_root='{CORPORA / 'quesst14Database'}'"], cwd=tmp_path, check=False)
     message = user_error_line(result)
     assert f"-d quesst14_dtw with -s {interface}: SUPERB's QbE protocol trains nothing" in message
-    assert "-s hidden_states -l <layer>" in message
+    assert "-s hidden_states -l <layer>" in message and "`s3prl-fusion qbe` (recipes/qbe.sh) sweeps every layer" in message

@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, checked, run_recipe
+from outcomes_checks import checked_outcomes
+from test_submit import submitted_alone
 
 VOXCELEB1_MINI = REPO_ROOT / "corpora" / "VoxCeleb1"
 SMOKE_OVERRIDES = ",,".join([
@@ -53,11 +55,16 @@ def superb_run(tmp_path_factory, sv_environment) -> tuple[Path, subprocess.Compl
     return out_dir, run_sv(out_dir, sv_environment, steps=1, SV_SELECT="newest")
 
 
-def test_superb_head_trains_and_scores_the_test_trials(superb_run):
+def test_superb_head_trains_and_scores_the_test_trials(superb_run, tmp_path):
     out_dir, run = superb_run
     result = assert_valid_eer_result(out_dir)
     printed_eer = float(run.stdout.split("sv-voxceleb1/test-EER:")[1].split()[0])
     assert result["value"] == pytest.approx(100 * printed_eer)  # the EER s3prl itself prints
+    assert result["seed"] == 1337  # s3prl's --seed, which the recipe leaves at its default
+    outcomes = checked_outcomes(out_dir / "result.json", tmp_path, units="speaker")  # the EER recomputed from the trials
+    trials = [line.split() for line in (VOXCELEB1_MINI / "veri_test_mini.txt").read_text().splitlines()]
+    assert list(outcomes.columns["label"]) == [int(label) for label, _, _ in trials]
+    assert list(outcomes.units) == [enrolment.split("/")[0] for _, enrolment, _ in trials]  # each trial's enrolment speaker
     checkpoint = torch.load(out_dir / "states-1.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["Args"].upstream_feature_selection == "hconv"
     downstream = checkpoint["Downstream"]
@@ -65,6 +72,10 @@ def test_superb_head_trains_and_scores_the_test_trials(superb_run):
     assert downstream["model.framelevel_feature_extractor.module.4.kernel.weight"].shape == (1500, 512)  # x-vector TDNN 5
     assert downstream["model.utterancelevel_feature_extractor.linear1.weight"].shape == (512, 3000)
     assert "objective.W" in downstream  # AM-softmax
+
+
+def test_newest_checkpoints_trial_scores_go_into_the_submission(superb_run, tmp_path):
+    submitted_alone(tmp_path, "asv", superb_run[0], "predict/sv_public/predict.txt")
 
 
 def test_rerun_resumes_from_the_newest_checkpoint(superb_run, sv_environment):

@@ -15,7 +15,7 @@
     buffers.py    the float32 memory reads decode into, reused between batches
     upstream.py   ``CachedFusedUpstream``: the fused upstream's output, read from a cache
     plan.py       ``s3prl-fusion cache plan``: hours, cache sizes and member passes before a run
-    tasks.py      which tasks a cache serves (not sv_voxceleb1, and why)
+    tasks.py      which tasks a cache serves (not sv_voxceleb1 nor quesst14_dtw, and why)
     task_files.py the files ER and ML-SUPERB read, for `cache build --wav-list`
 """
 from s3prl_fusion.cache.keys import waveform_key

@@ -8,7 +8,7 @@ train and be evaluated from it when its datasets hand the upstream every file wh
                the identity on IEMOCAP's 16 kHz audio, so all five folds read from one cache
     ml_superb  the plugin's: each ``wav/<utt_id>.wav`` of the transcripts, read whole; SpecAugment
                masks the interface's output, after the cache
-Refused before anything is built: ``sv_voxceleb1`` (``UNCACHEABLE_TASKS`` says why). Any other
+Refused before anything is built: ``sv_voxceleb1`` and ``quesst14_dtw`` (``UNCACHEABLE_TASKS`` says why). Any other
 task is not refused: a waveform the cache lacks stops its run at the first batch that holds one
 (``CacheMissError``).
 A cache holds the frozen members' features: nothing upstream of it has weights, so ``-f``
@@ -28,6 +28,12 @@ UNCACHEABLE_TASKS = {
         "its training set crops a random segment of each utterance anew on every pass (datarc.max_timestep), "
         "and every split passes through sox effects (gain, silence trimming) before the upstream, so the upstream "
         "never gets a file's own waveform and no feature cache can hold what it gets"
+    ),
+    "quesst14_dtw": (
+        "every query and document passes through sox effects (resampled to 16 kHz, gain -3 dB) before the upstream, so "
+        "the upstream never gets a file's own waveform; SUPERB's QbE protocol also scores each member's own layers, "
+        "which a cache of frame-aligned stacks does not hold. Its layer sweep (`s3prl-fusion qbe`, recipes/qbe.sh) runs "
+        "the members once per split and scores every layer from that one pass"
     ),
 }
 

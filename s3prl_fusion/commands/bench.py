@@ -22,6 +22,10 @@ machine, next to its target:
   own cost), and steps per second from the cache over running the members, beside the limit
   (features in memory over running the members); and the same head trained from an fp16, an
   int8 and an int8-calibrated cache of the bundled corpus (final-loss ratios, the curves with ``--plot``);
+- ``s3prl-fusion report`` on a synthetic full Table I (``s3prl_fusion.benchmark.report_measures``:
+  65 cells x 2,620 test utterances, every interval with B = 1000 resamples, every paired
+  comparison and chart): its wall time over a limit of ``REPORT_LIMIT_S`` seconds (``--quick``:
+  B = 100, not judged);
 - peak memory of the fused forward against the larger of the members' peaks summed and the
   aligned stacks' size. On CUDA: ``torch.cuda.max_memory_allocated``. On CPU: the peak of
   bytes held through torch's CPU allocator during the call, summed from the allocation events
@@ -64,6 +68,7 @@ from s3prl_fusion.benchmark.cache_measures import (
     random_labels,
     timed_build,
 )
+from s3prl_fusion.benchmark.report_measures import LIBRISPEECH_TEST_UTTERANCES, timed_report
 from s3prl_fusion.cache.sources import collect_audio_files, read_waveform
 from s3prl_fusion.cache.storage import INT8, INT8_CALIBRATED, MERGED, PER_MEMBER
 from s3prl_fusion.cache.upstream import CachedFusedUpstream
@@ -79,6 +84,7 @@ from s3prl_fusion.upstreams.whisper import WhisperEncoderUpstream
 from s3prl_fusion.upstreams.whisper_sizes import WHISPER_SIZES
 
 CACHE_INTERFACES = ("ws", "hconv")
+REPORT_LIMIT_S = 10.0  # a full Table I report with its intervals "in seconds"
 STORAGE_FORMS = ((PER_MEMBER, "fp16"), (MERGED, "fp16"), (PER_MEMBER, INT8), (MERGED, INT8), (MERGED, INT8_CALIBRATED))
 
 
@@ -95,6 +101,7 @@ class BenchSetup:
     cached_steps: int
     int8_utterances: int
     int8_steps: int
+    report_resamples: int
     default_sizes: bool  # the default members and audio: targets set for them (``Row.at_default_sizes``) are judged
 
 
@@ -105,7 +112,7 @@ def default_setup() -> BenchSetup:
         {"name": "whisper_small_size", "kind": "whisper", "length_mode": "exact", "config": WHISPER_SIZES["small"].encoder_config()},
     ]
     return BenchSetup(members, seconds=10.0, batch=8, whisper_seconds=(2.0, 5.0, 15.0), repeats=2, online_steps=2, cached_steps=5,
-                      int8_utterances=64, int8_steps=40, default_sizes=True)
+                      int8_utterances=64, int8_steps=40, report_resamples=1000, default_sizes=True)
 
 
 def quick_setup() -> BenchSetup:
@@ -115,7 +122,7 @@ def quick_setup() -> BenchSetup:
         {"name": "whisper_small_random", "length_mode": "exact", **random_member_override({"upstream": "whisper_small"})},
     ]
     return BenchSetup(members, seconds=1.0, batch=2, whisper_seconds=(0.5, 1.0, 2.0), repeats=1, online_steps=1, cached_steps=2,
-                      int8_utterances=16, int8_steps=10, default_sizes=False)
+                      int8_utterances=16, int8_steps=10, report_resamples=100, default_sizes=False)
 
 
 @dataclass
@@ -535,6 +542,14 @@ class Bench:
         ratio = fused_peak / reference
         self.rows.append(Row("fused peak / max(sum of member peaks, aligned stacks)", ratio, "x", "<= 1.25x"))
 
+    def report(self) -> None:
+        """The report's time on a synthetic full Table I, over ``REPORT_LIMIT_S``."""
+        cells, wall, cpu = timed_report(self.setup.report_resamples)
+        self.notes.append(f"report: {cells} cells x {LIBRISPEECH_TEST_UTTERANCES} utterances, B = {self.setup.report_resamples}: "
+                          f"{wall:.2f} s wall, {cpu:.2f} s CPU of this process")
+        self.rows.append(Row(f"report, {cells} cells x {LIBRISPEECH_TEST_UTTERANCES} utterances, B={self.setup.report_resamples}: "
+                             f"time / {REPORT_LIMIT_S:g} s", wall / REPORT_LIMIT_S, "x", "<= 1x", at_default_sizes=True))
+
     def run(self, plot: Path | None = None) -> None:
         """Every measurement; ``plot``: where to write the int8 forms' and fp16's loss curves (PNG), or None."""
         _progress("fusion overhead")
@@ -556,6 +571,8 @@ class Bench:
         self.int8_training(DEMO_CORPUS / "train-clean-100", plot)
         _progress("peak memory")
         self.memory(aligned_bytes)
+        _progress("report on a synthetic Table I")
+        self.report()
 
 
 def _progress(section: str) -> None:

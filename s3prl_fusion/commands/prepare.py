@@ -7,6 +7,8 @@ import importlib
 DATASETS = {
     "librispeech": "s3prl_fusion.prepare.librispeech",
     "iemocap": "s3prl_fusion.prepare.iemocap",
+    "libri2mix": "s3prl_fusion.prepare.libri2mix",
+    "asr-lm": "s3prl_fusion.prepare.asr_lm",
 }
 
 

@@ -1,7 +1,8 @@
 """Write an evaluated experiment's metric to ``<expdir>/result.json`` (read by ``s3prl-fusion report``).
 
-The result's ``upstream`` and ``interface`` are the checkpoint's recorded set-up; ``--upstream`` /
-``--interface`` only check it (a contradiction stops the command)."""
+The result's ``upstream`` and ``interface`` are the checkpoint's recorded set-up (QbE, which trains
+nothing: what its layer sweep recorded in ``qbe_sweep.json``); ``--upstream`` / ``--interface`` only
+check it (a contradiction stops the command)."""
 from __future__ import annotations
 
 import argparse

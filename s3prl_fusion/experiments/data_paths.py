@@ -28,7 +28,7 @@ HOW_TO_PREPARE = {
     "speech_commands": "download and extract speech_commands_v0.01.tar.gz and speech_commands_test_set_v0.01.tar.gz (no preparation step)",
     "fluent_commands": "download and extract fluent_speech_commands_dataset (no preparation step)",
     "ctc": "download LibriSpeech and s3prl's downstream/ctc/lexicon/*-g2p.txt (phone recognition) or SNIPS (slot filling)",
-    "diarization": "Kaldi-style data folders (wav.scp, segments, utt2spk, spk2utt, reco2dur, rttm) of Libri2Mix, as s3prl's diarization README makes them",
+    "diarization": "s3prl-fusion prepare libri2mix --root <Libri2Mix> --source-rttm <LibriMix>/metadata/LibriSpeech --out <data> (Kaldi folders train/, dev/, test/)",
     "quesst14_dtw": "download and extract quesst14Database (no preparation step)",
     "voxceleb1": "download VoxCeleb1 (dev/wav, test/wav) and its iden_split.txt (no preparation step)",
 }

@@ -11,9 +11,17 @@ one row per utterance, trial, recording or query/document pair, with
   result's own number and by name for its secondary ones. Statistics:
   ``{"statistic": "ratio", "numerator": COLUMN, "denominator": COLUMN, "scale": 100.0, "combine": C}``
   (an error rate, an accuracy, an F1 as 2tp / (2tp + fp + fn), a DER) and
-  ``{"statistic": "eer", "score": COLUMN, "label": COLUMN, "scale": 100.0, "combine": C}``;
+  ``{"statistic": "eer", "score": COLUMN, "label": COLUMN, "scale": 100.0, "combine": C}`` and
+  ``{"statistic": "mtwv", "score": COLUMN, "label": COLUMN}`` (QbE: rows are query/document
+  trials, every one of the ground truth, ``score`` the detection score, ``label`` 1 where the query
+  occurs in the document; a query is the set of rows sharing a unit; the maximum term weighted
+  value of ``s3prl_fusion.results.twv``, QUESST 2014's, over one threshold shared by all queries);
   ``combine`` is ``pooled`` (one statistic over all rows) or ``mean_over_strata`` (the statistic of
-  each stratum, then their plain mean: ER's five folds, a mean over languages).
+  each stratum, then their plain mean: ER's five folds, a mean over languages). A
+  ``mean_over_strata`` metric may add ``"stratum_groups": {STRATUM: GROUP}`` naming the group of
+  every stratum: the mean over a group's strata, then the plain mean over the groups (ML-SUPERB
+  Mono-1h: the strata are the 13 pairs eng1 ... xty, the groups their 9 languages, as ESPnet's
+  ``local/mono_superb_score.py`` averages).
 
 ``write_outcomes`` stores them as ``<expdir>/<split>_outcomes.tsv`` (tab-separated, header
 ``id unit stratum <columns...>``) and returns the entry ``result.json`` records: the file's name,
@@ -33,8 +41,9 @@ import numpy as np
 
 from s3prl_fusion.errors import MissingPathError, UserError
 from s3prl_fusion.experiments.atomic_files import write_atomically
+from s3prl_fusion.results.eer import equal_error_rate
 
-STATISTICS = ("ratio", "eer")
+STATISTICS = ("ratio", "eer", "mtwv")
 COMBINATIONS = ("pooled", "mean_over_strata")
 FIXED_COLUMNS = ("id", "unit", "stratum")
 
@@ -83,6 +92,11 @@ class Outcomes:
                 raise ValueError(f"outcome metric {name}: combine {metric.get('combine')!r} is not one of {COMBINATIONS}")
             if metric.get("combine") == "mean_over_strata" and self.strata is None:
                 raise ValueError(f"outcome metric {name} is a mean over strata, but the rows have none")
+            groups = metric.get("stratum_groups")
+            if groups is not None:
+                ungrouped = sorted(set(np.unique(self.strata)) - set(groups)) if self.strata is not None else []
+                if metric.get("combine") != "mean_over_strata" or ungrouped:
+                    raise ValueError(f"outcome metric {name}: stratum_groups need combine mean_over_strata and a group for every stratum (none for {ungrouped})")
             named = [metric[key] for key in ("numerator", "denominator", "score", "label") if key in metric]
             missing = [column for column in named if column not in self.columns]
             if missing:
@@ -92,22 +106,39 @@ class Outcomes:
         return len(self.ids)
 
 
+def ratio_metric(numerator: str, denominator: str, combine: str = "pooled", **extra) -> dict:
+    """A ``ratio`` metric in percent (``extra``: e.g. ``stratum_groups``)."""
+    return {"statistic": "ratio", "numerator": numerator, "denominator": denominator, "scale": 100.0, "combine": combine, **extra}
+
+
+def eer_metric(score: str = "score", label: str = "label") -> dict:
+    """An ``eer`` metric in percent, pooled over the rows."""
+    return {"statistic": "eer", "score": score, "label": label, "scale": 100.0, "combine": "pooled"}
+
+
 def point_estimate(outcomes: Outcomes, metric: str = "value") -> float:
     """The reported number ``metric`` recomputed from the rows (what the result's reader reported)."""
     spec = outcomes.metrics[metric]
     if spec.get("combine", "pooled") == "pooled":
-        return _statistic(spec, outcomes.columns, np.ones(len(outcomes), dtype=bool))
-    values = [_statistic(spec, outcomes.columns, outcomes.strata == stratum) for stratum in np.unique(outcomes.strata)]
-    return float(np.mean(values))
+        return _statistic(spec, outcomes, np.ones(len(outcomes), dtype=bool))
+    per_stratum = {str(stratum): _statistic(spec, outcomes, outcomes.strata == stratum) for stratum in np.unique(outcomes.strata)}
+    groups = spec.get("stratum_groups") or {stratum: stratum for stratum in per_stratum}
+    per_group: dict[str, list[float]] = {}
+    for stratum, value in per_stratum.items():
+        per_group.setdefault(groups[stratum], []).append(value)
+    return float(np.mean([np.mean(values) for values in per_group.values()]))
 
 
-def _statistic(spec: dict, columns: dict[str, np.ndarray], rows: np.ndarray) -> float:
+def _statistic(spec: dict, outcomes: Outcomes, rows: np.ndarray) -> float:
+    columns = outcomes.columns
     scale = float(spec.get("scale", 1.0))
     if spec["statistic"] == "ratio":
         denominator = columns[spec["denominator"]][rows].sum()
         return scale * float(columns[spec["numerator"]][rows].sum() / max(denominator, np.finfo(float).tiny))
-    from s3prl_fusion.results.sv import equal_error_rate
+    if spec["statistic"] == "mtwv":
+        from s3prl_fusion.results.twv import maximum_term_weighted_value
 
+        return scale * maximum_term_weighted_value(columns[spec["score"]][rows], columns[spec["label"]][rows], outcomes.units[rows]).mtwv
     return scale * equal_error_rate(columns[spec["label"]][rows].astype(int), columns[spec["score"]][rows])
 
 

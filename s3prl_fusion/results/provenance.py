@@ -3,7 +3,9 @@ members that built its features.
 
 A result records ``checkpoint`` (the evaluated file), ``step`` (its optimizer update), ``upstream``
 and ``interface`` (the ``-u`` and ``-s`` the checkpoint was trained with, as its fusion featurizer
-recorded them, else as s3prl's runner saved its arguments: never the scoring command's) and, where
+recorded them, else as s3prl's runner saved its arguments: never the scoring command's), ``seed``
+(the runner's ``--seed`` as its saved arguments hold it, by which a report groups the runs of one
+set-up over seeds) and, where
 the checkpoint's featurizer recorded them, ``members``: one dict per member with ``label``,
 ``kind``, ``source`` (Hugging Face id, local path, s3prl hub name, or the random-init config)
 and, for Whisper members, ``length_mode``; plus the upstream's ``autocast``. Checkpoints made before members were recorded carry only the member
@@ -17,7 +19,7 @@ from pathlib import Path
 from s3prl_fusion.experiments.checkpoints import EXTRA_STATE_KEY, checkpoint_step, load_checkpoint, runner_checkpoints
 from s3prl_fusion.experiments.resume import newest_intact_checkpoint
 
-SETUP_KEYS = ("upstream", "interface", "members", "member_labels")  # what every run of one result must share
+SETUP_KEYS = ("upstream", "interface", "members", "member_labels", "seed")  # what every run of one result must share
 
 
 def run_folders(expdir: Path) -> list[Path]:
@@ -46,6 +48,11 @@ def recorded_setup(checkpoint: dict) -> dict:
     }
 
 
+def recorded_seed(checkpoint: dict) -> int | None:
+    """The ``--seed`` s3prl's runner was started with (its saved ``Args``); None where it saved none."""
+    return getattr(checkpoint.get("Args"), "seed", None)
+
+
 def recorded_members(checkpoint: dict) -> dict:
     """What a loaded checkpoint says about its upstream's members (see the module docstring)."""
     setup = (checkpoint.get("Featurizer") or {}).get(EXTRA_STATE_KEY) or {}
@@ -63,4 +70,10 @@ def provenance(checkpoint_path: Path) -> dict:
     """``checkpoint``, ``step``, the recorded set-up and members of the checkpoint a result was evaluated with."""
     checkpoint = load_checkpoint(checkpoint_path)
     step = checkpoint.get("Step", checkpoint_step(checkpoint_path))
-    return {"checkpoint": str(checkpoint_path), "step": step, **recorded_setup(checkpoint), **recorded_members(checkpoint)}
+    return {
+        "checkpoint": str(checkpoint_path),
+        "step": step,
+        "seed": recorded_seed(checkpoint),
+        **recorded_setup(checkpoint),
+        **recorded_members(checkpoint),
+    }

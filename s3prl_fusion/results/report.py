@@ -15,13 +15,17 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 from matplotlib.figure import Figure
 
-from s3prl_fusion.errors import MissingPathError
-from s3prl_fusion.plots import MetricPanel, plot_metric_bars
+from s3prl_fusion.errors import MissingPathError, SettingError
+from s3prl_fusion.plots import MetricPanel, plot_gain_heatmaps, plot_metric_bars
 from s3prl_fusion.results import RESULT_FILE
+from s3prl_fusion.results.comparisons import all_comparisons, gain_panels, plot_task_intervals, render_comparisons, write_comparisons_csv
+from s3prl_fusion.results.intervals import RunOutcomes, attach_intervals, interval_text, run_seed, seed_spread, spread_text
 from s3prl_fusion.results.ml_superb import MONO_LANGUAGES, language_grouped_mean
+from s3prl_fusion.statistics.bootstrap import DEFAULT_RESAMPLES, Interval, Resampled
 from s3prl_fusion.upstreams.presets import PRESETS
 
 MISSING = "-"
@@ -104,6 +108,15 @@ class Row:
     values: dict[str, float] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)
     notes: dict[str, CellNote] = field(default_factory=dict)  # column key -> its note, for marked cells only
+    runs: dict[str, dict[str | None, tuple[Path, dict]]] = field(default_factory=dict)  # column key -> seed -> (result file, result)
+    spreads: dict[str, float] = field(default_factory=dict)  # column key -> standard deviation over its seeds (2 or more)
+    intervals: dict[str, Interval] = field(default_factory=dict)  # column key -> its 95 % bootstrap interval
+    resampled: dict[str, Resampled] = field(default_factory=dict)  # column key -> its value on each resample (paired comparisons)
+    interval_notes: dict[str, str] = field(default_factory=dict)  # column key -> why it has no interval
+
+    def result_files(self, column: str) -> list[Path]:
+        """The result.json of each seed of a cell."""
+        return [path for path, _ in self.runs.get(column, {}).values()]
 
     @property
     def paper(self) -> tuple[str, dict[str, float]] | None:
@@ -113,9 +126,13 @@ class Row:
         """The paper's number for ``column``, None where the paper has none or the cell is marked (not comparable)."""
         return None if column in self.notes else (self.paper or (None, {}))[1].get(column)
 
+    @property
+    def interface_title(self) -> str:
+        return INTERFACE_TITLES.get(self.interface, self.interface)
+
     def title(self) -> str:
         mode = f" ({self.whisper_length_mode})" if self.whisper_length_mode else ""
-        return f"{self.upstreams.label} {INTERFACE_TITLES.get(self.interface, self.interface)}{mode}"
+        return f"{self.upstreams.label} {self.interface_title}{mode}"
 
 
 MemberTitle = tuple[str, bool, bool]  # (title, is Whisper, is large scale)
@@ -255,8 +272,9 @@ def result_files(results_root: Path) -> list[Path]:
 
 
 def collect_rows(results_root: Path) -> list[Row]:
-    """Every result.json under ``results_root`` placed in its row and column; of two results
-    for one cell the newer file wins, with a warning naming both."""
+    """Every result.json under ``results_root`` placed in its row and column. Results of one cell
+    that differ by their seed (``intervals.run_seed``) are its runs, shown as their mean (and
+    ``Row.spreads``); of two results for one cell and seed the newer file wins, with a warning naming both."""
     rows: dict[tuple[UpstreamSet, str, str], Row] = {}
     for path in result_files(results_root):
         result = json.loads(path.read_text())
@@ -266,22 +284,39 @@ def collect_rows(results_root: Path) -> list[Row]:
             continue
         upstreams, length_mode = result_upstreams(result, path.parent)
         key = (upstreams, str(result.get("interface") or "unknown"), length_mode)
-        row = rows.setdefault(key, Row(*key))
-        earlier = row.sources.get(column)
+        runs = rows.setdefault(key, Row(*key)).runs.setdefault(column, {})
+        seed = run_seed(result, path)
+        earlier = runs.get(seed)
         if earlier is not None:
-            newer, older = sorted((earlier, path), key=lambda source: source.stat().st_mtime, reverse=True)
-            print(f"[report] two results for {key[0].label} {key[1]} {column}: using {newer}, not {older}", file=sys.stderr)
-            if newer == earlier:
+            newer, older = sorted((earlier[0], path), key=lambda source: source.stat().st_mtime, reverse=True)
+            print(f"[report] two results for {key[0].label} {key[1]} {column}{'' if seed is None else f' seed {seed}'}: "
+                  f"using {newer}, not {older}", file=sys.stderr)
+            if newer == earlier[0]:
                 continue
-        row.values[column] = float(result["value"])
-        row.sources[column] = path
-        row.notes.pop(column, None)
-        note = cell_note(result, column)
+        runs[seed] = (path, result)
+    for row in rows.values():
+        _settle_cells(row)
+    return sorted(rows.values(), key=_row_order)
+
+
+def _settle_cells(row: Row) -> None:
+    """Each cell's value (the mean over its seeds), spread, source (its newest run) and note (the
+    first of its runs' notes); Mono-1h's per-language values, each the mean over the seeds that have it."""
+    for column, runs in row.runs.items():
+        results = [result for _, result in runs.values()]
+        values = [float(result["value"]) for result in results]
+        row.values[column] = float(np.mean(values))
+        spread = seed_spread(values)
+        if spread is not None:
+            row.spreads[column] = spread
+        row.sources[column] = max(row.result_files(column), key=lambda source: source.stat().st_mtime)
+        note = next((note for note in (cell_note(result, column) for result in results) if note is not None), None)
         if note is not None:
             row.notes[column] = note
         if column == "mono_cer":
-            row.values.update({language: float(value) for language, value in result.get("per_language", {}).items()})
-    return sorted(rows.values(), key=_row_order)
+            languages = {language for result in results for language in result.get("per_language", {})}
+            row.values.update({language: float(np.mean([result["per_language"][language] for result in results if language in result.get("per_language", {})]))
+                               for language in languages})
 
 
 def _row_order(row: Row) -> tuple:
@@ -360,8 +395,24 @@ def note_lines(rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -
     return lines
 
 
-def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> str:
+def interval_lines(rows: list[Row], columns: tuple[Column, ...]) -> list[str]:
+    """One line per cell without an interval: its row, column and why."""
+    return [f"{row.title()}, {column.title}: {row.interval_notes[column.key]}" for row in rows for column in columns if column.key in row.interval_notes]
+
+
+def _cell_text(row: Row, column: Column, best: set[tuple[int, str]]) -> str:
+    """A Markdown cell: the value (bold when best), its marker, ``± sd`` over seeds, ``[low, high]``."""
+    text = _number(row.values.get(column.key)) + (_markdown_marker(row.notes[column.key].marker) if column.key in row.notes else "")
+    text = f"**{text}**" if (id(row), column.key) in best else text
+    return text + spread_text(row.spreads.get(column.key)) + interval_text(row.intervals.get(column.key))
+
+
+def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], with_paper: bool, bootstrap: int = 0) -> str:
+    """The table as Markdown; ``bootstrap``: the resamples behind the cells' intervals (0: none were drawn)."""
     lines = [f"# {title}", ""]
+    if bootstrap:
+        lines += [f"Each cell: value ± standard deviation over seeds (where it has several) [95 % bootstrap interval over the "
+                  f"test units, {bootstrap} resamples, seeds pooled]; see comparisons.md for the paired differences.", ""]
     if not rows:
         return "\n".join([*lines, "No results.", ""])
     header = ["Upstreams", "Interface", "Whisper length mode", *(_column_title(column) for column in columns)]
@@ -372,9 +423,7 @@ def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], wi
         lines += [f"## {scale.title()} — {section}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in section_rows:
             cells = [row.upstreams.label, INTERFACE_TITLES.get(row.interface, row.interface), row.whisper_length_mode or MISSING]
-            for column in columns:
-                text = _number(row.values.get(column.key)) + (_markdown_marker(row.notes[column.key].marker) if column.key in row.notes else "")
-                cells.append(f"**{text}**" if (id(row), column.key) in best else text)
+            cells += [_cell_text(row, column, best) for column in columns]
             if with_paper:
                 cells += [(row.paper or (MISSING,))[0], *(_number(row.paper_value(column.key)) for column in columns)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -382,13 +431,33 @@ def render_markdown(title: str, rows: list[Row], columns: tuple[Column, ...], wi
     notes = note_lines(rows, columns, with_paper)
     if notes:
         lines += ["Marked cells:", "", *(f"- {_markdown_marker(line[0])}{line[1:]}" for line in notes), ""]
+    missing = interval_lines(rows, columns)
+    if missing:
+        lines += ["Cells without an interval:", "", *(f"- {line}" for line in missing), ""]
     return "\n".join(lines)
 
 
-def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_paper: bool) -> None:
+INTERVAL_FIELDS = ("sd", "seeds", "low", "high", "interval_note")
+
+
+def _interval_cells(row: Row, column: Column) -> list:
+    """``<key>_sd`` (over seeds), ``_seeds`` (how many runs), ``_low`` / ``_high`` (the 95 % interval), ``_interval_note`` (why none)."""
+    interval = row.intervals.get(column.key)
+    spread = row.spreads.get(column.key)
+    return [
+        "" if spread is None else f"{spread:.4f}",
+        len(row.runs.get(column.key, {})) or "",
+        "" if interval is None else f"{interval.low:.4f}",
+        "" if interval is None else f"{interval.high:.4f}",
+        row.interval_notes.get(column.key, ""),
+    ]
+
+
+def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_paper: bool, with_intervals: bool = False) -> None:
     header = ["scale", "section", "upstreams", "interface", "whisper_length_mode"]
     for column in columns:
         header += [column.key, f"{column.key}_best", f"{column.key}_note"] + ([f"{column.key}_paper"] if with_paper else [])
+        header += [f"{column.key}_{name}" for name in INTERVAL_FIELDS] if with_intervals else []
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(header)
@@ -401,6 +470,8 @@ def write_csv(path: Path, rows: list[Row], columns: tuple[Column, ...], with_pap
                     cells += [_number(row.values.get(column.key)), int((id(row), column.key) in best), f"{note.marker} {note.text}" if note else ""]
                     if with_paper:
                         cells.append(_number(row.paper_value(column.key)))
+                    if with_intervals:
+                        cells += _interval_cells(row, column)
                 writer.writerow(cells)
 
 
@@ -413,20 +484,27 @@ def plot_main_table(path: Path, rows: list[Row]) -> Figure:
             values=[row.values.get(column.key, 0.0) for row in rows],
             paper=[row.paper_value(column.key) for row in rows],
             markers=[row.notes[column.key].marker if column.key in row.notes else "" for row in rows],
+            intervals=[(row.intervals[column.key].low, row.intervals[column.key].high) if column.key in row.intervals else None for row in rows],
         )
         for column in MAIN_COLUMNS
     ]
     return plot_metric_bars(path, [row.title() for row in rows], panels, notes=note_lines(rows, MAIN_COLUMNS, with_paper=True))
 
 
-def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:
-    """Write every report file; returns {kind: path}."""
+def write_report(results_root: Path, out_dir: Path, bootstrap: int = DEFAULT_RESAMPLES) -> dict[str, Path]:
+    """Write every report file; returns {kind: path}. ``bootstrap``: resamples behind each cell's
+    95 % interval and each paired comparison (0: no intervals, point differences alone)."""
     results_root = Path(results_root)
     if not results_root.is_dir():
         raise MissingPathError(f"--results {results_root} is not a folder; point it at the folder holding the experiments' {RESULT_FILE} files")
+    if bootstrap < 0:
+        raise SettingError(f"--bootstrap {bootstrap}: give a number of resamples (1000 is the default; 0 turns the intervals off)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = collect_rows(results_root)
+    outcomes = RunOutcomes()
+    if bootstrap:
+        attach_intervals(rows, [column.key for column in MAIN_COLUMNS], outcomes, bootstrap)
     language_rows = with_language_average(rows)
     files = {
         "main_md": out_dir / "main.md",
@@ -434,11 +512,22 @@ def write_report(results_root: Path, out_dir: Path) -> dict[str, Path]:
         "main_png": out_dir / "main.png",
         "per_language_md": out_dir / "per_language.md",
         "per_language_csv": out_dir / "per_language.csv",
+        "comparisons_md": out_dir / "comparisons.md",
+        "comparisons_csv": out_dir / "comparisons.csv",
     }
-    files["main_md"].write_text(render_markdown("Tables I / II: downstream results (ours, then the paper's)", rows, MAIN_COLUMNS, with_paper=True), encoding="utf-8")
-    write_csv(files["main_csv"], rows, MAIN_COLUMNS, with_paper=True)
+    main_title = "Tables I / II: downstream results (ours, then the paper's)"
+    files["main_md"].write_text(render_markdown(main_title, rows, MAIN_COLUMNS, with_paper=True, bootstrap=bootstrap), encoding="utf-8")
+    write_csv(files["main_csv"], rows, MAIN_COLUMNS, with_paper=True, with_intervals=True)
     plot_main_table(files["main_png"], rows)
     per_language_title = "Table III: Mono-1h error rate per language (CER; jpn and cmn are word-level: WER)"
     files["per_language_md"].write_text(render_markdown(per_language_title, language_rows, LANGUAGE_COLUMNS, with_paper=False), encoding="utf-8")
     write_csv(files["per_language_csv"], language_rows, LANGUAGE_COLUMNS, with_paper=False)
+    comparisons, left_out = all_comparisons(rows, MAIN_COLUMNS, outcomes, bootstrap)
+    files["comparisons_md"].write_text(render_comparisons(comparisons, left_out, MAIN_COLUMNS, bootstrap), encoding="utf-8")
+    write_comparisons_csv(files["comparisons_csv"], comparisons)
+    files.update(plot_task_intervals(out_dir, rows, MAIN_COLUMNS))
+    panels = gain_panels(comparisons, MAIN_COLUMNS)
+    if panels:
+        files["fusion_gains_png"] = out_dir / "fusion_gains.png"
+        plot_gain_heatmaps(files["fusion_gains_png"], panels)
     return files

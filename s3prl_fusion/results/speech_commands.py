@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from s3prl_fusion.errors import MissingPathError
-from s3prl_fusion.results.accuracy import METRIC, accuracy_result, read_labels
+from s3prl_fusion.results.accuracy import METRIC as METRIC  # re-exported: the task's metric name
+from s3prl_fusion.results.accuracy import accuracy_result, read_labels
 
 LOWER_IS_BETTER = False
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")

@@ -3,11 +3,21 @@
 Reads the files s3prl's sv_voxceleb1 expert writes when a split is evaluated:
 ``<split>_predict.txt`` (``<pair> <cosine score>``) and ``<split>_truth.txt``
 (``<pair> <label>``, filled in by the plugin), line by line in trial order. The EER is computed
-as s3prl's ``sv_voxceleb1.utils.EER`` does: where the interpolated ROC crosses FPR = 1 - TPR.
+as s3prl's ``sv_voxceleb1.utils.EER`` does (``eer.equal_error_rate``).
 
 s3prl's SUPERB SV protocol scores every saved checkpoint on the test trials and reports the
 best: ``recipes/sv.sh`` (``SV_SELECT=best-test``) keeps each checkpoint's files in
-``<split>_by_step/<step>/`` and ``read_best_result`` picks the lowest EER among them.
+``<split>_by_step/<step>/`` and ``read_best_result`` picks the lowest EER among them (its
+outcomes are the selected checkpoint's).
+
+Outcomes: one row per trial (``<pair>``, its ``score`` and 0/1 ``label``); the EER is recomputed
+from all rows. The resampling unit is the trial's enrolment speaker (the speaker of the pair's
+first utterance, e.g. ``id10270`` of ``id10270-EyST5Fn6lqv-00001_id10272-...``): VoxCeleb1's
+trial list pairs every enrolment utterance with several test utterances, of its own speaker and
+of others, so the trials of one speaker share that speaker's embeddings and are not independent;
+resampling whole speakers keeps them together. (A negative trial also shares its test speaker
+with other trials; one unit per trial cannot hold both speakers, and the enrolment speaker is the
+one every trial, positive or negative, has.)
 """
 from __future__ import annotations
 
@@ -18,26 +28,23 @@ import numpy as np
 from s3prl_fusion.experiments.checkpoints import checkpoint_step, runner_checkpoints
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results import ScoringError
+from s3prl_fusion.results.eer import equal_error_rate
+from s3prl_fusion.results.outcomes import eer_metric
 
 METRIC = "eer"
 LOWER_IS_BETTER = True
-
-
-def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
-    """EER as a fraction, from 0/1 ``labels`` and similarity ``scores`` (higher = same speaker)."""
-    from scipy.interpolate import interp1d
-    from scipy.optimize import brentq
-    from sklearn.metrics import roc_curve
-
-    false_positive_rate, true_positive_rate, _ = roc_curve(labels, scores)
-    true_positive_at = interp1d(false_positive_rate, true_positive_rate)
-    return float(brentq(lambda rate: 1.0 - rate - true_positive_at(rate), 0.0, 1.0))
 
 
 def read_trial_column(path: Path) -> tuple[list[str], list[str]]:
     """(pair names, second column) of a ``<pair> <value>`` file."""
     rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
     return [row[0] for row in rows], [row[1] for row in rows]
+
+
+def enrolment_speaker(pair: str) -> str:
+    """The speaker of a trial's enrolment utterance: s3prl names a pair
+    ``<speaker>-<video>-<clip>_<speaker>-<video>-<clip>``; VoxCeleb speaker ids hold no ``-``."""
+    return pair.split("-", 1)[0]
 
 
 def read_result(expdir: Path, split: str) -> dict:
@@ -52,7 +59,14 @@ def read_result(expdir: Path, split: str) -> dict:
             "installed (it writes the labels s3prl's sv_voxceleb1 leaves out)"
         )
     eer = equal_error_rate(np.array(labels, dtype=int), np.array(scores, dtype=float))
-    return {"metric": METRIC, "value": 100.0 * eer, "trials": len(labels)}
+    outcomes = {
+        "ids": predicted_pairs,
+        "units": [enrolment_speaker(pair) for pair in predicted_pairs],
+        "strata": None,
+        "columns": {"score": [float(score) for score in scores], "label": [int(label) for label in labels]},
+        "metrics": {"value": eer_metric()},
+    }
+    return {"metric": METRIC, "value": 100.0 * eer, "trials": len(labels), "outcomes": outcomes, "outcome_units": "speaker"}
 
 
 def scored_steps_dir(expdir: Path, split: str) -> Path:

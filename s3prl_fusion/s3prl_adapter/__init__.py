@@ -33,6 +33,8 @@ of a checkout)                             under torchrun) and, without CUDA, it
 ``s3prl.downstream.ctc.data``              ``load_dataset`` (keeps ``num_workers``); the
                                            plugin's ``libriphone`` / ``snips`` readers as
                                            ``s3prl.downstream.ctc.corpus.*`` (``ctc_task``)
+``s3prl.downstream.asr.expert``            ``get_decoder``: KenLM settings checked, s3prl's
+                                           ``unk_weight: -math.inf`` read (``asr_task``)
 ``s3prl.downstream.speech_commands.expert``  nothing; while it executes, a stand-in for
                                            catalyst's ``DistributedSamplerWrapper`` when
                                            catalyst is missing (``speech_commands_task``)

@@ -94,6 +94,11 @@ class FusedUpstream(nn.Module):
 
     def forward(self, wavs: list[Tensor]) -> FusedFeatures:
         """wavs: list of B (samples,) 16 kHz waveforms -> FusedFeatures (see module docstring)."""
+        return self.fuse(*self.run_members(wavs))
+
+    def run_members(self, wavs: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+        """wavs: B (samples,) 16 kHz waveforms -> each member's own stack (L_i, B, T_i, D_i) at its own
+        frame rate (zero-padded) and its valid frames per utterance (B,), before any alignment."""
         check_waveforms(wavs, self.min_samples, "fused upstream " + "+".join(self.member_names))
         stacks, lengths = [], []
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.training), self.precision(wavs[0].device):
@@ -103,6 +108,10 @@ class FusedUpstream(nn.Module):
                 stacks.append(stack)
                 lengths.append(_valid_lengths(output, wavs, rate, stack.size(2)))
                 del output
+        return stacks, lengths
+
+    def fuse(self, stacks: list[Tensor], lengths: list[Tensor]) -> FusedFeatures:
+        """``run_members``' stacks and lengths, frames aligned -> FusedFeatures (see module docstring)."""
         aligned, aligned_lengths = align_frames(stacks, lengths)
         return FusedFeatures(fusion_stacks=aligned, fusion_lengths=aligned_lengths, fusion_members=list(self.member_names))
 

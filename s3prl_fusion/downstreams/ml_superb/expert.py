@@ -23,7 +23,9 @@ Splits: ``train``, ``dev``, ``test``; under DDP the ``train`` batches are sharde
 the ranks. The vocabulary is built from the training
 transcripts once and saved as ``{expdir}/ml_superb_vocabulary.json``; a later run in the
 same expdir (resume, evaluate) loads that file. Dev / test evaluation writes
-``{expdir}/{split}-hyp.txt``, ``{split}-ref.txt`` and ``{split}-results.json``.
+``{expdir}/{split}-hyp.txt``, ``{split}-ref.txt`` (``<utterance id> <text>``), the scored tokens
+as ``{split}-hyp.trn``, ``{split}-ref.trn`` (``trn.py``: ESPnet's sclite form, with each
+utterance's language) and ``{split}-results.json``.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from s3prl_fusion.downstreams.ml_superb.nbest import (
 )
 from s3prl_fusion.downstreams.ml_superb.scoring import ScoredUtterance, score
 from s3prl_fusion.downstreams.ml_superb.text import Tokenizer, Vocabulary
+from s3prl_fusion.downstreams.ml_superb.trn import TrnEntry, write_trn
 
 TASK_NAME = "ml_superb"
 DEV_BEST_BY_ERROR_RATE = "dev-best.ckpt"
@@ -201,6 +204,12 @@ class DownstreamExpert(nn.Module):
             for utt_id, scored in zip(records["utterance_ids"], records["scored"]):
                 hyp_file.write(f"{utt_id} {self.tokenizer.text(scored.hypothesis)}\n")
                 ref_file.write(f"{utt_id} {self.tokenizer.text(scored.reference)}\n")
+        for name, side in (("hyp", "hypothesis"), ("ref", "reference")):
+            entries = (
+                TrnEntry(utt_id, scored.language, tuple(getattr(scored, side)))
+                for utt_id, scored in zip(records["utterance_ids"], records["scored"])
+            )
+            write_trn(self.expdir / f"{split}-{name}.trn", entries)
 
     def _write_results(self, split: str, results: dict, loss: float, global_step: int) -> None:
         summary = {

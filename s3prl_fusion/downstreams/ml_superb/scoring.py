@@ -15,6 +15,11 @@ from typing import Callable, Iterable, Sequence
 import editdistance
 
 
+def edit_errors(hypothesis: Sequence[str], reference: Sequence[str]) -> int:
+    """Substitutions + deletions + insertions turning ``hypothesis`` into ``reference`` (tokens)."""
+    return editdistance.eval(list(hypothesis), list(reference))
+
+
 @dataclass
 class ErrorTally:
     """Edit errors and reference length summed over utterances."""
@@ -24,7 +29,7 @@ class ErrorTally:
     utterances: int = 0
 
     def add(self, hypothesis: Sequence[str], reference: Sequence[str]) -> None:
-        self.errors += editdistance.eval(list(hypothesis), list(reference))
+        self.errors += edit_errors(hypothesis, reference)
         self.reference_tokens += len(reference)
         self.utterances += 1
 

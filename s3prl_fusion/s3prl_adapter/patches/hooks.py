@@ -29,6 +29,7 @@ _HOOKS = {
     "s3prl.downstream.sv_voxceleb1.dataset": (None, "s3prl_fusion.s3prl_adapter.patches.sv_task:patch_sv_dataset"),
     "s3prl.downstream.sv_voxceleb1.expert": (None, "s3prl_fusion.s3prl_adapter.patches.sv_task:patch_sv_expert"),
     "s3prl.downstream.ctc.data": (None, "s3prl_fusion.s3prl_adapter.patches.ctc_task:patch_ctc_data"),
+    "s3prl.downstream.asr.expert": (None, "s3prl_fusion.s3prl_adapter.patches.asr_task:patch_asr_expert"),
     "s3prl.downstream.speech_commands.expert": (
         "s3prl_fusion.s3prl_adapter.patches.speech_commands_task:provide_sampler_wrapper",
         "s3prl_fusion.s3prl_adapter.patches.speech_commands_task:remove_sampler_wrapper",

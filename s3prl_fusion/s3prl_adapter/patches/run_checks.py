@@ -47,7 +47,8 @@ def check_untrained_task(args) -> None:
     if name in INTERFACES and task in UNTRAINED_TASKS:
         raise FeatureSelectionError(
             f"-d {task} with -s {name}: {UNTRAINED_TASKS[task]}, so -s {name} would be scored with the weights it was built "
-            f"with. Run -s hidden_states -l <layer> for each layer of the (fused) upstream and keep the best on dev"
+            f"with. Run -s hidden_states -l <layer> for each layer of the (fused) upstream and keep the best on dev: "
+            f"`s3prl-fusion qbe` (recipes/qbe.sh) sweeps every layer so"
         )
 
 
