@@ -8,6 +8,9 @@
 # mean accuracy over the folds and each fold's accuracy.
 # More knobs (besides those of lib.sh):
 #   FOLDS   the test folds to run (default: 1 2 3 4 5, the SUPERB protocol; fewer for smoke runs)
+#   FOLD    run this one of FOLDS only (a grid's cell); OUT_DIR/result.json is written by the run that
+#           finds every fold of FOLDS scored
+# A fold whose OUT_DIR/fold<n>/result.json exists is not run again.
 # CACHE=1 (see lib.sh) caches the members' features of every utterance of the meta data in
 # CACHE_DIR (default OUT_DIR/cache), built once: all folds train and test from it.
 source "$(dirname "$0")/lib.sh"
@@ -20,14 +23,27 @@ for session in 1 2 3 4 5; do
   fusion_require "$DATA_ROOT/Session$session/dialog/EmoEvaluation" "IEMOCAP Session$session labels" "request IEMOCAP from https://sail.usc.edu/iemocap/ and pass its IEMOCAP_full_release folder as IEMOCAP_ROOT"
 done
 META_DATA="$OUT_DIR/meta_data"
-if [ ! -f "$META_DATA/Session5/test_meta_data.json" ]; then
-  "$PYTHON" -m s3prl_fusion.cli prepare iemocap --root "$DATA_ROOT" --out "$META_DATA"
-fi
+prepare_meta_data() {
+  if [ ! -f "$META_DATA/Session5/test_meta_data.json" ]; then
+    "$PYTHON" -m s3prl_fusion.cli prepare iemocap --root "$DATA_ROOT" --out "$META_DATA"
+  fi
+}
+fusion_locked "$OUT_DIR/.prepare.lock" prepare_meta_data
 
 fusion_use_cache "$UPSTREAM" "$OUT_DIR" "$@"
 fusion_cache_task_files "$UPSTREAM" "$OUT_DIR/cache_files.txt" emotion --root "$DATA_ROOT" --meta-data "$META_DATA"
 
-for fold in $FOLDS; do
+RUN_FOLDS="${FOLD:-$FOLDS}"
+if [ -n "${FOLD:-}" ] && [[ " $FOLDS " != *" $FOLD "* ]]; then
+  echo "error: FOLD=$FOLD is not one of FOLDS ($FOLDS)" >&2
+  exit 2
+fi
+
+for fold in $RUN_FOLDS; do
+  if [ -f "$OUT_DIR/fold$fold/result.json" ]; then
+    echo "[recipe] fold $fold: $OUT_DIR/fold$fold/result.json exists, skipping"
+    continue
+  fi
   OVERRIDE_STRING=$(fusion_overrides \
     "config.downstream_expert.datarc.root='$DATA_ROOT'" \
     "config.downstream_expert.datarc.meta_data='$META_DATA'" \
@@ -35,4 +51,10 @@ for fold in $FOLDS; do
   fusion_train emotion "$UPSTREAM" "$INTERFACE" "$OUT_DIR/fold$fold" "$OVERRIDE_STRING" "${FUSION_RUNNER_FLAGS[@]}"
   fusion_evaluate emotion "$OUT_DIR/fold$fold" test "$INTERFACE"
 done
-fusion_score emotion "$OUT_DIR" test "$INTERFACE"
+for fold in $FOLDS; do
+  if [ ! -f "$OUT_DIR/fold$fold/result.json" ]; then
+    echo "[recipe] fold $fold has no result yet: $OUT_DIR/result.json waits for it"
+    exit 0
+  fi
+done
+fusion_locked "$OUT_DIR/.score.lock" fusion_score emotion "$OUT_DIR" test "$INTERFACE"

@@ -13,6 +13,14 @@
 #   CACHE_DIR        the cache folder (default: OUT_DIR/cache)
 #   CACHE_DTYPE      passed to `cache build` as --dtype (unset: the build's default)
 #   CACHE_STORAGE    passed to `cache build` as --storage (unset: the build's default)
+#   CACHE_RANKS      build the cache with this many torchrun processes (default 1: one process), one per GPU
+#   CACHE_ONLY=1     stop once the feature cache is built (a grid's cache job; without a cache: stop at once)
+#   CACHE_READY=1    the cache is complete (a grid's cache job built it): use it without a `cache build` pass
+#   SEEDS            e.g. "1 2 3": the recipe runs once per seed, into OUT_DIR/seed<k>/ (its own result.json),
+#                    with s3prl's --seed k; a seed whose result.json exists is skipped. Unset: one run in OUT_DIR
+#                    with s3prl's default seed
+#   SEED             s3prl's --seed of this run (SEEDS sets it for each seed folder)
+#   RANKS            train with this many torchrun processes (s3prl's DDP; default 1: one process), one per GPU
 # A re-run resumes: it continues training from OUT_DIR's newest checkpoint (the intact one of the
 # highest step), and skips a step whose output is already there. A re-run with another UPSTREAM,
 # INTERFACE or UPSTREAM_CONFIG stops (exit 2) naming both set-ups: give it another OUT_DIR.
@@ -37,6 +45,57 @@ fusion_require() {  # PATH WHAT HOW_TO_GET_IT
 
 fusion_runner() {
   "$PYTHON" -m s3prl_fusion.run_downstream "$@"
+}
+
+fusion_distributed_backend() {  # -> the process group backend of DEVICE: nccl on GPUs, gloo on the CPU
+  case "$DEVICE" in cuda*) echo nccl ;; *) echo gloo ;; esac
+}
+
+fusion_train_runner() {  # runner flags... -> training, under torchrun with RANKS processes when RANKS > 1
+  local ranks="${RANKS:-1}"
+  if ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: RANKS=$ranks is not a number of processes; use RANKS=1 (one process) or the number of GPUs" >&2
+    exit 2
+  fi
+  if [ "$ranks" = 1 ]; then fusion_runner "$@"; return; fi
+  echo "[recipe] training with $ranks torchrun processes (s3prl's DDP)"
+  "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node "$ranks" -m s3prl_fusion.run_downstream "$@" \
+    --backend "$(fusion_distributed_backend)"
+}
+
+fusion_seed_flags() {  # -> s3prl's --seed SEED when SEED is set
+  if [ -n "${SEED:-}" ]; then echo --seed; echo "$SEED"; fi
+}
+
+fusion_seeds() {  # the recipe's arguments -> with SEEDS, the recipe once per seed into OUT_DIR/seed<k>/, then exit
+  if [ -z "${SEEDS:-}" ] || [ $# -lt 4 ]; then return; fi
+  local seed out_dir="$4"
+  for seed in $SEEDS; do
+    if ! [[ "$seed" =~ ^[0-9]+$ ]]; then
+      echo "error: SEEDS names '$seed', which is not a whole number; use e.g. SEEDS=\"1 2 3\"" >&2
+      exit 2
+    fi
+  done
+  for seed in $SEEDS; do
+    if [ -f "$out_dir/seed$seed/result.json" ]; then
+      echo "[recipe] seed $seed: $out_dir/seed$seed/result.json exists, skipping"
+      continue
+    fi
+    echo "[recipe] seed $seed -> $out_dir/seed$seed"
+    SEEDS="" SEED="$seed" DEVICE="$DEVICE" bash "$0" "$1" "$2" "$3" "$out_dir/seed$seed" "${@:5}"
+  done
+  exit 0
+}
+
+fusion_locked() {  # LOCK_FILE COMMAND... -> COMMAND (a function too) run while holding LOCK_FILE, so that runs
+  # sharing a folder (a grid's folds) take turns
+  local lock="$1"
+  shift
+  mkdir -p "$(dirname "$lock")"
+  (
+    flock 9
+    "$@"
+  ) 9> "$lock"
 }
 
 fusion_join_overrides() {  # items... -> one s3prl -o string (items joined with ",,")
@@ -91,25 +150,41 @@ fusion_prepare() {  # DATA_SET [prepare flags...] -> `s3prl-fusion prepare DATA_
   "$PYTHON" -m s3prl_fusion.cli prepare "$@"
 }
 
+fusion_stop_after_cache() {  # with CACHE_ONLY=1: the recipe ends here
+  if [ "${CACHE_ONLY:-0}" = 1 ]; then
+    echo "[recipe] CACHE_ONLY=1: the cache is built, stopping before training"
+    exit 0
+  fi
+}
+
 fusion_cache_build() {  # UPSTREAM [cache build inputs: --data / --wav-list / --root ...] -> the members over those
   # inputs into FUSION_CACHE_DIR (nothing without a cache; `cache build` adds only the files it lacks)
   local upstream="$1"
   shift
-  if [ -z "${FUSION_CACHE_DIR:-}" ]; then return; fi
+  if [ -z "${FUSION_CACHE_DIR:-}" ]; then fusion_stop_after_cache; return; fi
+  if [ "${CACHE_READY:-0}" = 1 ]; then
+    echo "[recipe] CACHE=1: feature cache $FUSION_CACHE_DIR of -u $upstream, built by its own job"
+    return
+  fi
   local flags=(-u "$upstream")
   if [ -n "$FUSION_UPSTREAM_CKPT" ]; then flags+=(-k "$FUSION_UPSTREAM_CKPT"); fi
   if [ -n "${UPSTREAM_CONFIG:-}" ]; then flags+=(-g "$UPSTREAM_CONFIG"); fi
   if [ -n "${CACHE_DTYPE:-}" ]; then flags+=(--dtype "$CACHE_DTYPE"); fi
   if [ -n "${CACHE_STORAGE:-}" ]; then flags+=(--storage "$CACHE_STORAGE"); fi
   echo "[recipe] CACHE=1: feature cache $FUSION_CACHE_DIR of -u $upstream (built once; later runs add only missing files)"
-  "$PYTHON" -m s3prl_fusion.cli cache build "${flags[@]}" "$@" --out "$FUSION_CACHE_DIR" --device "$DEVICE"
+  local launch=("$PYTHON" -m s3prl_fusion.cli)
+  if [ "${CACHE_RANKS:-1}" != 1 ]; then
+    launch=("$PYTHON" -m torch.distributed.run --standalone --nproc_per_node "$CACHE_RANKS" -m s3prl_fusion.cli)
+  fi
+  "${launch[@]}" cache build "${flags[@]}" "$@" --out "$FUSION_CACHE_DIR" --device "$DEVICE"
+  fusion_stop_after_cache
 }
 
 fusion_cache_task_files() {  # UPSTREAM LIST_FILE TASK [task_files flags...] -> the task's audio files
   # (`python -m s3prl_fusion.cache.task_files`) listed in LIST_FILE and cached (nothing without a cache)
   local upstream="$1" list="$2"
   shift 2
-  if [ -z "${FUSION_CACHE_DIR:-}" ]; then return; fi
+  if [ -z "${FUSION_CACHE_DIR:-}" ] || [ "${CACHE_READY:-0}" = 1 ]; then fusion_cache_build "$upstream"; return; fi
   "$PYTHON" -m s3prl_fusion.cache.task_files "$@" --out "$list"
   fusion_cache_build "$upstream" --wav-list "$list"
 }
@@ -142,12 +217,14 @@ fusion_train() {  # TASK UPSTREAM INTERFACE OUT_DIR OVERRIDE_STRING [flags...] (
   fi
   if compgen -G "$out_dir/states-*.ckpt" > /dev/null; then
     echo "[recipe] resuming $out_dir from its newest checkpoint"
-    fusion_runner -m train -e "$out_dir" "${upstream_flags[@]}" -s "$interface" --device "$DEVICE" -o "$overrides" "$@"
+    fusion_train_runner -m train -e "$out_dir" "${upstream_flags[@]}" -s "$interface" --device "$DEVICE" -o "$overrides" "$@"
     return
   fi
   local config_flags=()
   if [ -n "${CONFIG:-}" ]; then config_flags+=(-c "$CONFIG"); fi
-  fusion_runner -m train "${upstream_flags[@]}" -s "$interface" -d "$task" "${config_flags[@]}" \
+  local seed_flags
+  mapfile -t seed_flags < <(fusion_seed_flags)
+  fusion_train_runner -m train "${upstream_flags[@]}" -s "$interface" -d "$task" "${config_flags[@]}" "${seed_flags[@]}" \
     -p "$out_dir" --device "$DEVICE" -o "$overrides" "$@"
 }
 
@@ -187,3 +264,5 @@ fusion_evaluate() {  # TASK OUT_DIR SPLIT INTERFACE [CHECKPOINT] (default: the d
   fusion_runner -m evaluate -e "$checkpoint" -t "$split" --device "$DEVICE"
   fusion_score "$task" "$out_dir" "$split" "$interface" --checkpoint "$checkpoint"
 }
+
+fusion_seeds "$@"

@@ -7,8 +7,15 @@
 #
 #   recipes/tableN.sh OUT_DIR
 # Results land in OUT_DIR/<row id>/<task>/ (result.json each) and the report in OUT_DIR/report/.
-# A (row, task) whose result.json exists is skipped, so a re-run picks up where it stopped.
+# Each cell (row x task x emotion fold x seed) is a job of the grid in OUT_DIR/grid/ (s3prl_fusion/grid/):
+# a cell whose result.json exists is skipped, a started one resumes from its newest intact checkpoint,
+# so a re-run picks up where it stopped; `s3prl-fusion grid status OUT_DIR` shows every cell's state.
 # Environment:
+#   LAUNCHER  serial (default): one job after another, here; local: JOBS (default 1) at once, one GPU
+#             each; slurm: one sbatch job per cell, after its feature cache's build job (CACHE=1), and
+#             a report job after every cell; resources from GRID_* (s3prl_fusion/grid/resources.py)
+#   SEEDS     e.g. "1 2 3": every cell once per seed, OUT_DIR/<row id>/<task>/seed<k>/ (see lib.sh)
+#   FOLDS     the emotion folds, each its own cell (default: 1 2 3 4 5)
 #   LIBRISPEECH MLSUPERB VOXCELEB1 IEMOCAP   data roots of the tasks asr / mono,multi / sv / emotion
 #   TASKS     tasks to run, from: asr mono multi sv emotion (default: all)
 #   ROWS      row ids to run (default: all rows of the table)
@@ -20,8 +27,9 @@
 #             default (exact). The report prints each Whisper row's mode
 #   CACHE=1   every row of a fused upstream trains and is evaluated from a feature cache (see lib.sh):
 #             one per upstream set (upstream and its -g) and task data, OUT_DIR/caches/<upstream>/<task>/
-#             (asr, ml_superb for mono and multi, emotion for all folds), built by the first cell that
-#             needs it and reused by every interface, fold and language after it. Rows of one model
+#             (asr, ml_superb for mono and multi, emotion for all folds), built once by a job of its own
+#             that the cells reading it wait for, and reused by every interface, fold, seed and language.
+#             GRID_CACHE_GPUS=G (slurm) builds it with G torchrun ranks. Rows of one model
 #             (hf_ssl, whisper_<size>) and the sv task run their members on the fly, and say so
 #   CACHE_DTYPE, CACHE_STORAGE   passed on to the cache builds (see lib.sh); part of the cache's name
 #   STEPS, DEVICE, OVERRIDES, PYTHON   passed on to the task recipes (see lib.sh: a save_step or
@@ -38,6 +46,7 @@ shopt -s inherit_errexit
 RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$RECIPES/lib.sh"
 source "$RECIPES/cells_lib.sh"
+source "$RECIPES/grid_lib.sh"
 ALL_TASKS="asr mono multi sv emotion"
 export SV_HEAD="${SV_HEAD:-simplified}"
 
@@ -82,25 +91,38 @@ table_rows() {  # the selected rows of TABLE_ROWS, one per line
   awk -v wanted="$row_ids" 'BEGIN {n = split(wanted, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1} NF && ($1 in keep)' <<< "$TABLE_ROWS"
 }
 
-run_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR
+task_folds() {  # TASK -> the folds that are cells of their own (emotion: FOLDS), else one empty word
+  if [ "$1" = emotion ]; then echo "${FOLDS:-1 2 3 4 5}"; else echo ""; fi
+}
+
+plan_cell() {  # ROW_ID INTERFACE UPSTREAM HF_ID TASK OUT_DIR -> the cell's jobs (one per seed and fold), and the
+  # feature cache build they read, in the plan
   local row="$1" interface="$2" task="$5" out_dir="$6"
   local upstream hf_id="$4" cell="$6/$1/$5" variable upstream_config="" overrides="${OVERRIDES:-}"
   upstream=$(task_upstream "$task" "$3")
-  if [ -f "$cell/result.json" ]; then
-    echo "[$TABLE_TITLE] $row / $task: $cell/result.json exists, skipping"
-    return
-  fi
   upstream_config=$(row_upstream_config "$upstream" "$hf_id" "$out_dir")
   if [ "${SMOKE:-0}" = 1 ]; then overrides=$(smoke_overrides); fi
   variable=$(task_data_variable "$task")
-  echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
   local config=""
   if [ "${SMOKE:-0}" = 1 ] && [ "$task" = asr ]; then config="$RECIPES/../downstream_configs/asr/demo.yaml"; fi
   local flags=() task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$overrides")
   if [ -n "$hf_id" ]; then flags+=(-k "$hf_id"); fi
   case "$task" in mono | multi) task_env+=(MODE="$task") ;; esac
-  if [ "${CACHE:-0}" = 1 ]; then task_env+=(CACHE_DIR="$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")"); fi
-  env "${task_env[@]}" bash "$RECIPES/$(task_recipe "$task")" "$upstream" "$interface" "${!variable}" "$cell" "${flags[@]}"
+  local recipe=(bash "$RECIPES/$(task_recipe "$task")" "$upstream")
+  local cache_job=""
+  if [ "${CACHE:-0}" = 1 ] && [ "$task" != sv ] && [[ "$upstream" == fused || "$upstream" == fused_* ]]; then
+    local cache_dir
+    cache_dir=$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")
+    cache_job="${cache_dir#"$out_dir"/}"
+    task_env+=(CACHE_DIR="$cache_dir")
+    # one build per upstream set and task data, whatever the interface (the recipe stops before using it)
+    grid_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" CACHE_ONLY=1 "${recipe[@]}" ws "${!variable}" \
+      "$cache_dir-inputs" "${flags[@]}"
+    task_env+=(CACHE_READY=1)
+  fi
+  echo "[$TABLE_TITLE] $row / $task: -u $upstream${hf_id:+ -k $hf_id} -s $interface -> $cell"
+  grid_cells "$row/$task" "$task" "$(task_folds "$task")" "$cache_job" env "${task_env[@]}" "${recipe[@]}" "$interface" "${!variable}" \
+    "$cell" "${flags[@]}"
 }
 
 table_main() {
@@ -110,11 +132,13 @@ table_main() {
   rows=$(table_rows)
   check_tasks
   check_whisper_length_mode
-  mkdir -p "$out_dir"
+  grid_check_settings
+  grid_begin "$out_dir"
+  out_dir=$(dirname "$GRID_DIR")
   while read -r row interface upstream hf_id <&3; do
     for task in $TASKS; do
-      run_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
+      plan_cell "$row" "$interface" "$upstream" "${hf_id:-}" "$task" "$out_dir"
     done
   done 3<<< "$rows"
-  "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
+  grid_launch "$PYTHON" -m s3prl_fusion.cli report --results "$out_dir" --out "$out_dir/report"
 }

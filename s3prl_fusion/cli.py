@@ -22,6 +22,7 @@ COMMANDS = {
     "upstream-config": "s3prl_fusion.commands.upstream_config",
     "report": "s3prl_fusion.commands.report",
     "export": "s3prl_fusion.commands.export",
+    "grid": "s3prl_fusion.commands.grid",
     "score": "s3prl_fusion.commands.score",
     "submit": "s3prl_fusion.commands.submit",
     "qbe": "s3prl_fusion.commands.qbe",

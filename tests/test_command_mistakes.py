@@ -14,6 +14,7 @@ MISTAKES = {
     "bench": (["--quick", "--whisper", NOWHERE], "--whisper {tmp}/nowhere: no config.json there"),
     "cache": (["verify", NOWHERE], "{tmp}/nowhere is not a feature cache (no manifest.json)"),
     "demo": (["--out", "{tmp}/demo", "--interfaces", "hcovn"], "--interfaces hcovn is neither an interface"),
+    "grid": (["status", NOWHERE], "{tmp}/nowhere/grid/plan.tsv does not exist: {tmp}/nowhere/grid is not a grid folder"),
     "export": (["--upstream", "fused_wavlm_whispr", "--out", "{tmp}/export"], "--upstream fused_wavlm_whispr is not an upstream of the plugin"),
     "prepare": (["librispeech", "--root", NOWHERE, "--out", "{tmp}/lengths"], "LibriSpeech root {tmp}/nowhere does not exist (--root)"),
     "random-config": (["wavlm_base_plux", "--out", "{tmp}/random.yaml"], "no random stand-in for upstream 'wavlm_base_plux'"),

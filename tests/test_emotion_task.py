@@ -93,10 +93,30 @@ def test_result_without_evaluated_folds_says_what_to_run(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def emotion_run(tmp_path_factory) -> Path:
+def emotion_runs(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The recipe one fold at a time (FOLD, as a grid's cells run it), then once more over both folds; its
+    output folder and the three runs' outputs."""
     out_dir = tmp_path_factory.mktemp("emotion") / "fused-ws"
-    checked(run_recipe("emotion.sh", ["fused", "ws", str(IEMOCAP_MINI), str(out_dir)], STEPS="1", FOLDS="1 2", OVERRIDES=SMOKE_OVERRIDES))
-    return out_dir
+    arguments = ["fused", "ws", str(IEMOCAP_MINI), str(out_dir)]
+    outputs = []
+    for fold in ("2", "1", ""):
+        run = checked(run_recipe("emotion.sh", arguments, STEPS="1", FOLDS="1 2", FOLD=fold, OVERRIDES=SMOKE_OVERRIDES))
+        outputs.append(run.stdout)
+        if fold == "2":
+            assert not (out_dir / "result.json").exists() and not (out_dir / "fold1").exists()
+    return out_dir, outputs
+
+
+@pytest.fixture(scope="module")
+def emotion_run(emotion_runs) -> Path:
+    return emotion_runs[0]
+
+
+def test_one_fold_at_a_time_writes_the_mean_once_every_fold_is_scored(emotion_runs):
+    out_dir, (second, first, both) = emotion_runs
+    assert f"fold 1 has no result yet: {out_dir}/result.json waits for it" in second
+    assert "waits for it" not in first and '"fold2": ' in first  # the mean over both folds, scored by fold 1's run
+    assert both.count("exists, skipping") == 2 and '"fold2": ' in both
 
 
 def test_recipe_trains_and_tests_each_fold_and_averages(emotion_run, tmp_path):

@@ -8,6 +8,8 @@ slices touch every task whose recipe loops over one model per cell:
     table2.sh  rows whisper_medium-ws and whisper_medium_best_ssl-hconv; task multi
     table3.sh  row whisper_best_ssl-hconv; Mono-1h languages eng1 and jpn (word-level)
     table1.sh  with CACHE=1: rows hubert_wavlm-ws and hubert_wavlm-hconv on asr, from one cache
+    table1.sh  with LAUNCHER=local JOBS=2 SEEDS=1337: table1's asr cells again, two at once, compared
+               with the serial ones (s3prl's default seed is 1337)
 The emotion task (five folds, ten runner processes per cell) is left to its own recipe's test;
 its results in the report are covered by test_report.py.
 """
@@ -20,6 +22,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from conftest import REPO_ROOT, TEST_ENVIRONMENT, preloaded_python
@@ -130,7 +133,8 @@ def test_table_with_cache_builds_one_cache_per_upstream_set_for_its_interfaces(t
     cache = tmp_path / "caches" / "fused_hubert_wavlm-random" / "asr"
     manifest = json.loads((cache / "manifest.json").read_text())
     assert len(manifest["utterances"]) == len(list((CORPORA / "LibriSpeech").rglob("*.flac")))
-    assert result.stdout.count(f"[recipe] CACHE=1: feature cache {cache} of -u fused_hubert_wavlm") == 2
+    assert result.stdout.count(f"[recipe] CACHE=1: feature cache {cache} of -u fused_hubert_wavlm (built once") == 1
+    assert result.stdout.count(f"[recipe] CACHE=1: feature cache {cache} of -u fused_hubert_wavlm, built by its own job") == 2
     first = tmp_path / "hubert_wavlm-ws" / "asr" / "result.json"
     assert all(path.stat().st_mtime_ns < first.stat().st_mtime_ns for path in cache.glob("shard-*"))  # the second cell built nothing
     for row in ("hubert_wavlm-ws", "hubert_wavlm-hconv"):
@@ -141,6 +145,30 @@ def test_table_with_cache_builds_one_cache_per_upstream_set_for_its_interfaces(t
     assert all(row["ls_wer"] != "-" for row in rows.values())
 
 
+def test_local_launcher_runs_two_cells_at_once_with_the_serial_results(table1, tmp_path):
+    serial_dir, _ = table1
+    rows = ["wavlm-hconv", "whisper_best_ssl-chconv"]
+    run_table("table1.sh", tmp_path, ROWS=" ".join(rows), TASKS="asr", WHISPER_LENGTH_MODE="pad30", LAUNCHER="local", JOBS="2", SEEDS="1337")
+    states = [json.loads((tmp_path / "grid" / "state" / f"{row}__asr__seed1337.json").read_text()) for row in rows]
+    assert all(state["rc"] == 0 for state in states)
+    assert max(state["started"] for state in states) < min(state["ended"] for state in states)  # both ran at once
+    for row in rows:
+        local, serial = tmp_path / row / "asr" / "seed1337", serial_dir / row / "asr"
+        assert json.loads((local / "result.json").read_text())["value"] == json.loads((serial / "result.json").read_text())["value"]
+        local_state = torch.load(local / "states-2.ckpt", map_location="cpu", weights_only=False)
+        serial_state = torch.load(serial / "states-2.ckpt", map_location="cpu", weights_only=False)
+        for part in ("Featurizer", "Downstream"):
+            tensors = [key for key, value in serial_state[part].items() if torch.is_tensor(value)]
+            assert tensors and all(torch.equal(local_state[part][key], serial_state[part][key]) for key in tensors)
+    assert (tmp_path / "report" / "main.csv").is_file()
+    again = subprocess.run(["bash", str(RECIPES / "asr.sh"), "hf_ssl", "hconv", str(CORPORA / "LibriSpeech"), str(tmp_path / rows[0] / "asr")],
+                           env=smoke_environment(SEEDS="1337 x"), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "SEEDS names 'x', which is not a whole number" in again.stderr
+    again = subprocess.run(["bash", str(RECIPES / "asr.sh"), "hf_ssl", "hconv", str(CORPORA / "LibriSpeech"), str(tmp_path / rows[0] / "asr")],
+                           env=smoke_environment(SEEDS="1337"), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and f"seed 1337: {tmp_path / rows[0] / 'asr' / 'seed1337'}/result.json exists, skipping" in again.stdout
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -149,6 +177,9 @@ def test_table_with_cache_builds_one_cache_per_upstream_set_for_its_interfaces(t
         ({"TASKS": "mono", "MLSUPERB": "/nonexistent/ml_superb"}, "MLSUPERB=/nonexistent/ml_superb is not a folder"),
         ({"TASKS": "pos"}, "TASKS names 'pos'"),
         ({"TASKS": "sv", "WHISPER_LENGTH_MODE": "pad20"}, "WHISPER_LENGTH_MODE=pad20 is not a length mode; use exact or pad30"),
+        ({"TASKS": "sv", "LAUNCHER": "pbs"}, "LAUNCHER=pbs is not a launcher; use serial"),
+        ({"TASKS": "sv", "LAUNCHER": "local", "JOBS": "0"}, "JOBS=0 is not a number of cells to run at once"),
+        ({"TASKS": "sv", "SEEDS": "1 two"}, "SEEDS names 'two', which is not a whole number"),
     ],
 )
 def test_table_scripts_check_rows_tasks_and_data_first(tmp_path, extra, message):
