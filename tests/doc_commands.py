@@ -229,9 +229,10 @@ def parse_problems(parser: argparse.ArgumentParser, words: list[str], complete: 
 
 @cache
 def recipe_knobs() -> frozenset[str]:
-    """Environment variables the recipes read (``$NAME`` or ``${NAME...}`` in recipes/*.sh)."""
+    """Environment variables the recipes read: ``$NAME`` or ``${NAME...}`` in recipes/*.sh, and the data
+    roots a grid recipe reads by name (``${!variable}``), which its ``task_data_variable`` echoes."""
     text = "\n".join(path.read_text() for path in RECIPES.glob("*.sh"))
-    return frozenset(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text))
+    return frozenset(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", text)) | frozenset(re.findall(r"\becho ([A-Z][A-Z0-9_]*) ;;", text))
 
 
 def _recipe_problems(words: list[str], settings: list[str], complete: bool) -> list[str]:
