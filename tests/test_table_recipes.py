@@ -187,3 +187,28 @@ def test_table_scripts_check_rows_tasks_and_data_first(tmp_path, extra, message)
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_table_over_two_seeds_reports_intervals_comparisons_and_the_fusion_analysis(tmp_path):
+    """SEEDS="1 2" SMOKE=1 table1 over a fused set, its two single models and a second interface: the report has
+    every section the per-utterance outcomes make possible, each seed's run pooled in its cell."""
+    rows = ["wavlm-ws", "whisper-ws", "whisper_best_ssl-ws", "whisper_best_ssl-hconv"]
+    run_table("table1.sh", tmp_path, ROWS=" ".join(rows), TASKS="asr", SEEDS="1 2", LAUNCHER="local", JOBS="2")
+    for row in rows:
+        for seed in (1, 2):
+            assert json.loads((tmp_path / row / "asr" / f"seed{seed}" / "result.json").read_text())["seed"] == seed
+    report = tmp_path / "report"
+    cells = list(report_rows(tmp_path, "main").values())
+    assert len(cells) == len(rows)
+    for cell in cells:
+        assert cell["ls_wer_seeds"] == "2" and float(cell["ls_wer_low"]) <= float(cell["ls_wer"]) <= float(cell["ls_wer_high"])
+        assert cell["ls_wer_sd"] != ""
+    assert "±" in (report / "main.md").read_text()
+    comparisons = (report / "comparisons.md").read_text()
+    for section in ("## Each interface against WS", "## Each fused set against its best single model", "## Fusion analysis"):
+        assert section in comparisons
+    with open(report / "comparisons.csv", newline="", encoding="utf-8") as file:
+        kinds = {row["kind"] for row in csv.DictReader(file) if row["verdict"]}
+    assert kinds == {"interface vs WS", "fused vs best single"}, kinds
+    for chart in ("main.png", "intervals_ls_wer.png", "fusion_gains.png"):
+        assert (report / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart
