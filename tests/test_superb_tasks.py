@@ -67,7 +67,7 @@ def train_and_test(tmp_path: Path, task: str, interface: str, overrides: list[st
     return expdir
 
 
-@pytest.mark.parametrize("interface", ["hconv", "ws"])
+@pytest.mark.parametrize("interface", ["ws"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_intent_classification_writes_test_predict_csv(tmp_path, interface):
     expdir = train_and_test(tmp_path, "fluent_commands", interface)
     with open(CORPORA / "fluent_speech_commands_dataset" / "data" / "test_data.csv") as listed:
@@ -78,7 +78,7 @@ def test_intent_classification_writes_test_predict_csv(tmp_path, interface):
     submitted_alone(tmp_path, "ic", expdir, "predict/ic_public/predict.csv")
 
 
-@pytest.mark.parametrize("interface", ["hconv", "ws", "hidden_states"])
+@pytest.mark.parametrize("interface", ["ws", "hidden_states"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_speaker_identification_writes_test_predict_txt(tmp_path, interface):
     expdir = train_and_test(tmp_path, "voxceleb1", interface)
     test_files = [line.split()[1] for line in (VOXCELEB1_MINI / "iden_split_mini.txt").read_text().splitlines() if line.split()[0] == "3"]
@@ -89,7 +89,7 @@ def test_speaker_identification_writes_test_predict_txt(tmp_path, interface):
     submitted_alone(tmp_path, "sid", expdir, "predict/sid_public/predict.txt")
 
 
-@pytest.mark.parametrize("interface", ["hconv", "ws"])
+@pytest.mark.parametrize("interface", ["ws"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_keyword_spotting_writes_test_predict_txt(tmp_path, interface):
     expdir = train_and_test(tmp_path, "speech_commands", interface)
     test_root = CORPORA / "SpeechCommands" / "speech_commands_test_set_v0.01"
@@ -155,7 +155,7 @@ def ark_ids(path: Path) -> list[str]:
     return sorted(line.split(" ", 1)[0] for line in path.read_text().splitlines())
 
 
-@pytest.mark.parametrize("interface", ["hconv", "ws"])
+@pytest.mark.parametrize("interface", ["ws"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_phone_recognition_writes_test_hyp_ark(tmp_path, interface):
     expdir = train_and_test(tmp_path, "libriphone", interface)
     assert ark_ids(expdir / "test-hyp.ark") == sorted(path.stem for path in (CORPORA / "LibriSpeech" / "test-clean").rglob("*.flac"))
@@ -166,7 +166,7 @@ def test_phone_recognition_writes_test_hyp_ark(tmp_path, interface):
     submitted_alone(tmp_path, "pr", expdir, "predict/pr_public/predict.ark")
 
 
-@pytest.mark.parametrize("interface", ["hconv", "ws"])
+@pytest.mark.parametrize("interface", ["ws"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_slot_filling_writes_test_hyp_ark(tmp_path, interface):
     expdir = train_and_test(tmp_path, "snips", interface)
     test_files = sorted(path.stem for path in (CORPORA / "SNIPS" / "test").glob("*.wav") if path.stem.startswith(("Brian", "Emma")))
@@ -242,7 +242,7 @@ def libri2mix_data_folders(folder: Path) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("h5py") is None, reason="s3prl's diarization code imports h5py, not installed here (pip install h5py)")
-@pytest.mark.parametrize("interface", ["hconv", "ws"])
+@pytest.mark.parametrize("interface", ["ws"])  # -s hconv: every task in tests/test_superb_recipe.py
 def test_diarization_writes_scoring_predictions(tmp_path, interface):
     import h5py
 
@@ -300,7 +300,7 @@ def test_speaker_identification_names_a_listed_file_missing_from_the_data_folder
         SpeakerClassifiDataset("train", VOXCELEB1_MINI, str(split))
 
 
-@pytest.mark.parametrize("interface", ["ws", "gumd", "hconv", "chconv"])
+@pytest.mark.parametrize("interface", ["ws", "hconv"])
 def test_query_by_example_with_a_trainable_interface_stops_naming_the_protocol(tmp_path, interface):
     """QbE trains nothing, so a trainable interface would be scored as initialised: one message, exit 2."""
     result = run_python(["-m", "s3prl_fusion.run_downstream", "-m", "evaluate", "-t", "dev", "-u", "fused", "-g", str(DEMO_UPSTREAM),
