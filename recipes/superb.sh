@@ -26,8 +26,8 @@
 #                    <Libri2Mix> --source-rttm <LibriMix>/metadata/LibriSpeech --out $LIBRI2MIX` writes them
 #   LM_DIR           the language model folder of asr.sh's LM decoding (asr; `s3prl-fusion prepare asr-lm` makes a
 #                    small one); with SMOKE=1 and no LM_DIR, a small one is made from LIBRISPEECH in OUT_DIR/asr_lm
-# Task knobs, passed on to the task recipes (see each): PR_LEXICON (pr.sh), SID_SPLIT (sid.sh), FOLDS (emotion.sh),
-#   TEST_TRIALS, DEV_TRIALS, SV_HEAD, SV_SELECT (sv.sh)
+# Task knobs, passed on to the task recipes (see each): PR_LEXICON (pr.sh), SID_SPLIT (sid.sh),
+#   FOLDS (emotion.sh; each fold a cell of its own), TEST_TRIALS, DEV_TRIALS, SV_HEAD, SV_SELECT (sv.sh)
 # Environment:
 #   TASKS       tasks to run, from: pr ks ic sid er asr qbe sf asv sd (default: all, in that order)
 #   SMOKE=1     every member becomes a small random model of its family (a generated -g file in
@@ -35,20 +35,27 @@
 #               update is one batch of two (ASR: the demo config's small head; SF, SD: small heads) read
 #               in-process: a run through every task on the bundled corpora (corpora/) in minutes
 #   CACHE=1     the cacheable tasks (pr, ic, er, asr, sf) train and are tested from a feature cache of a fused
-#               upstream, OUT_DIR/caches/<upstream set>/<data root variable>/ (pr and asr share LibriSpeech's);
-#               the others say why not and run the members on the fly (see lib.sh; CACHE_DTYPE, CACHE_STORAGE)
+#               upstream, OUT_DIR/caches/<upstream set>/<data root variable>/ (pr and asr share LibriSpeech's),
+#               built once by a job of its own that the task's cells wait for; the others say why not and run
+#               the members on the fly (see lib.sh; CACHE_DTYPE, CACHE_STORAGE; GRID_CACHE_GPUS as in table_lib.sh)
+#   LAUNCHER    serial (default): one cell after another, here; local: JOBS (default 1) cells at once, one GPU
+#               each; slurm: one sbatch job per cell, after its cache build (CACHE=1), and a report job after
+#               every cell; resources per task from GRID_* / GRID_<TASK>_* (s3prl_fusion/grid/resources.py)
+#   SEEDS       e.g. "1 2 3": every task once per seed, OUT_DIR/<task>/seed<k>/ (see lib.sh)
 #   <TASK>_OVERRIDES   s3prl -o items for that task alone (e.g. ASV_OVERRIDES, SD_OVERRIDES), after OVERRIDES
 #   UPSTREAM_CONFIG    the upstream's -g file (with SMOKE=1 or WHISPER_LENGTH_MODE a generated one replaces it, except for
 #                      -u fused without -k, whose members are those of UPSTREAM_CONFIG as they are)
 #   WHISPER_LENGTH_MODE, STEPS, DEVICE, OVERRIDES, PYTHON   as in lib.sh / table_lib.sh
-# A task whose OUT_DIR/<task>/result.json exists is skipped; a stopped task resumes from its newest
-# checkpoint on a re-run.
+# Each cell (task x er fold x seed) is a job of the grid in OUT_DIR/grid/ (s3prl_fusion/grid/, recipes/grid_lib.sh):
+# a cell whose result.json exists is skipped, a stopped one resumes from its newest checkpoint on a re-run;
+# `s3prl-fusion grid status OUT_DIR` shows every cell's state.
 set -euo pipefail
 shopt -s inherit_errexit
 
 RECIPES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$RECIPES/lib.sh"
 source "$RECIPES/cells_lib.sh"
+source "$RECIPES/grid_lib.sh"
 ALL_TASKS="pr ks ic sid er asr qbe sf asv sd"
 
 task_recipe() {  # TASK -> recipe file name
@@ -141,26 +148,46 @@ cell_upstream_config() {  # UPSTREAM OUT_DIR [runner flags...] -> the -g file of
   fi
 }
 
-superb_cell() {  # TASK UPSTREAM INTERFACE OUT_DIR [runner flags...] -> OUT_DIR/TASK/result.json (one cell: one task recipe)
+task_folds() {  # TASK -> the folds that are cells of their own (er: FOLDS), else one empty word
+  if [ "$1" = er ]; then echo "${FOLDS:-1 2 3 4 5}"; else echo ""; fi
+}
+
+task_is_cached() {  # TASK UPSTREAM -> true when CACHE=1 builds the task's feature cache in a job of its own (the tasks
+  # a cache serves, of a fused upstream; the others run their members on the fly and say why)
+  case "$1" in pr | ic | er | asr | sf) [[ "$2" == fused || "$2" == fused_* ]] ;; *) false ;; esac
+}
+
+plan_superb_cell() {  # TASK UPSTREAM INTERFACE OUT_DIR [runner flags...] -> the task's cells (one per seed, and for er
+  # per fold: OUT_DIR/TASK[/seed<k>][/fold<n>]) and, with CACHE=1, the feature cache build they read, in the plan
   local task="$1" upstream="$2" interface="$3" out_dir="$4"
   shift 4
   local cell="$out_dir/$task" variable upstream_config config=""
-  if [ -f "$cell/result.json" ]; then
-    echo "[superb] $task: $cell/result.json exists, skipping"
-    return
-  fi
   variable=$(task_data_variable "$task")
   upstream_config=$(cell_upstream_config "$upstream" "$out_dir" "$@")
   if [ "${SMOKE:-0}" = 1 ] && [ "$task" = asr ]; then config="$RECIPES/../downstream_configs/asr/demo.yaml"; fi
   local task_env=(UPSTREAM_CONFIG="$upstream_config" CONFIG="$config" OVERRIDES="$(task_overrides "$task")")
-  if [ "${CACHE:-0}" = 1 ]; then task_env+=(CACHE_DIR="$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")"); fi
   if [ "$task" = asr ]; then task_env+=(LM_DIR="$(asr_lm_dir "$out_dir")"); fi
-  echo "[superb] $task: -u $upstream -s $interface, data ${!variable} -> $cell"
-  local recipe="$RECIPES/$(task_recipe "$task")"
-  case "$task" in
-    qbe) env "${task_env[@]}" bash "$recipe" "$upstream" "${!variable}" "$cell" "$@" ;;  # no interface: a sweep over layers
-    *) env "${task_env[@]}" bash "$recipe" "$upstream" "$interface" "${!variable}" "$cell" "$@" ;;
-  esac
+  local recipe="$RECIPES/$(task_recipe "$task")" cache_job=""
+  if [ "${CACHE:-0}" = 1 ] && [ "$task" = sd ]; then
+    echo "[superb] sd: CACHE=1: diarization trains on chunks of each recording, which no feature cache holds: running the members on the fly"
+    task_env+=(CACHE=0)  # sd.sh refuses CACHE=1
+  elif [ "${CACHE:-0}" = 1 ]; then
+    local cache_dir
+    cache_dir=$(cell_cache_dir "$task" "$upstream" "$upstream_config" "$out_dir")
+    task_env+=(CACHE_DIR="$cache_dir")
+    if task_is_cached "$task" "$upstream"; then
+      # one build per upstream set and data root, whatever the interface (the recipe stops before using it); pr and
+      # asr plan the same job, which runs both recipes' builds, the second adding only what the first left out
+      cache_job="${cache_dir#"$out_dir"/}"
+      grid_job cache "$cache_job" cache "$cache_dir" "" env "${task_env[@]}" SEEDS="" FOLD="" CACHE_ONLY=1 bash "$recipe" "$upstream" ws \
+        "${!variable}" "$cache_dir-inputs/$task" "$@"
+      task_env+=(CACHE_READY=1)
+    fi
+  fi
+  if [ ! -f "$cell/result.json" ]; then echo "[superb] $task: -u $upstream -s $interface, data ${!variable} -> $cell"; fi
+  local run=(bash "$recipe" "$upstream" "$interface" "${!variable}" "$cell" "$@")
+  if [ "$task" = qbe ]; then run=(bash "$recipe" "$upstream" "${!variable}" "$cell" "$@"); fi  # no interface: a sweep over layers
+  grid_cells "$task" "$task" "$(task_folds "$task")" "$cache_job" env "${task_env[@]}" "${run[@]}"
 }
 
 [ $# -ge 3 ] || { echo "usage: $0 UPSTREAM INTERFACE OUT_DIR [s3prl runner flags...]   (environment: see recipes/superb.sh)" >&2; exit 2; }
@@ -171,8 +198,10 @@ if [ "${SMOKE:-0}" = 1 ]; then export STEPS="${STEPS:-2}"; fi
 check_tasks
 check_lm
 check_whisper_length_mode
-mkdir -p "$OUT_DIR"
+grid_check_settings
+grid_begin "$OUT_DIR"
+OUT_DIR=$(dirname "$GRID_DIR")
 for task in $TASKS; do
-  superb_cell "$task" "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$@"
+  plan_superb_cell "$task" "$UPSTREAM" "$INTERFACE" "$OUT_DIR" "$@"
 done
-"$PYTHON" -m s3prl_fusion.cli report --results "$OUT_DIR" --out "$OUT_DIR/report"
+grid_launch "$PYTHON" -m s3prl_fusion.cli report --results "$OUT_DIR" --out "$OUT_DIR/report"

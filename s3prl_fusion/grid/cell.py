@@ -57,6 +57,12 @@ def is_done(plan: Plan, job: Job) -> bool:
     return state.get("status") == "ended" and state.get("rc") == 0
 
 
+def needs_run(plan: Plan, job: Job) -> bool:
+    """Whether a launch runs ``job``: a cell or cache build until it is done, the report every time (the
+    cells it reads may have ended since it last ran)."""
+    return job.kind == "report" or not is_done(plan, job)
+
+
 def folder_lock(job: Job, blocking: bool = False) -> IO | None:
     """The job folder's lock, held (released when the returned file is closed); None when another run holds it."""
     job.folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +114,7 @@ def _end_on_termination(signum, frame) -> None:
 def run_job(plan: Plan, job: Job, echo: bool = False) -> int:
     """Run ``job`` once (nothing when it is done); returns its exit status. Raises FolderBusy when another
     run holds its folder."""
-    if is_done(plan, job):
+    if not needs_run(plan, job):
         print(f"[grid] {job.id}: done, skipping", flush=True)
         return 0
     lock = folder_lock(job)

@@ -9,7 +9,8 @@
             running keeps its job and gets no second one; a cell pending behind a dependency that can
             never be met (its cache build failed) is cancelled and submitted again behind the new build
 
-Every launcher skips finished cells, and a started cell resumes from its newest intact checkpoint (the
+Every launcher skips finished cells and cache builds (the report runs on every launch, over the results
+there are by then), and a started cell resumes from its newest intact checkpoint (the
 task recipes do). Every run ends with the list of failed jobs (exit status 1 while there are any, for
 serial and local). The jobs themselves run through ``s3prl_fusion.grid.cell`` (folder lock, attempt
 record, log); the local launcher's concurrency is ``concurrent.futures`` and SLURM's is SLURM's.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from s3prl_fusion.errors import SettingError, report_user_errors
 from s3prl_fusion.grid import slurm
-from s3prl_fusion.grid.cell import is_done, is_locked
+from s3prl_fusion.grid.cell import is_done, is_locked, needs_run
 from s3prl_fusion.grid.plan import Job, Plan, read_plan
 from s3prl_fusion.grid.resources import task_resources
 from s3prl_fusion.grid.status import failed_lines, grid_states
@@ -51,7 +52,7 @@ def _skip_message(job: Job) -> str:
 
 def launch_serial(plan: Plan) -> None:
     for job in plan.jobs:
-        if is_done(plan, job):
+        if not needs_run(plan, job):
             print(_skip_message(job), flush=True)
             continue
         print(f"[grid] {job.id}: running ({job.kind})", flush=True)
@@ -94,7 +95,7 @@ def launch_local(plan: Plan, jobs: int) -> None:
         for kind in ("cache", "cell", "report"):
             stage = []
             for job in plan.of_kind(kind):
-                if is_done(plan, job):
+                if not needs_run(plan, job):
                     print(_skip_message(job), flush=True)
                 elif failed.intersection(job.after):
                     print(f"[grid] {job.id}: not started, its cache build {', '.join(sorted(failed.intersection(job.after)))} failed", flush=True)
