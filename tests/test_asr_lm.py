@@ -15,7 +15,7 @@ from s3prl_fusion.experiments.lm_decoding import lm_decoding_overrides, superb_d
 from s3prl_fusion.prepare.asr_lm import build_lm, lm_files
 from s3prl_fusion.results import ScoringError
 from s3prl_fusion.results.asr import read_result
-from s3prl_fusion.results.outcomes import Outcomes, point_estimate
+from s3prl_fusion.results.outcomes import Outcomes, point_estimate, read_outcomes
 from s3prl_fusion.s3prl_adapter.patches.asr_task import checked_decoder_args
 
 pytest.importorskip("flashlight.lib.text", reason="KenLM decoding needs flashlight-text (the superb extra)")
@@ -136,7 +136,7 @@ def test_the_asr_recipe_with_lm_dir_decodes_test_clean_with_and_without_the_lm(t
         assert sorted(line.split(" ", 1)[0] for line in (out_dir / f"test-clean-{decoding}-hyp.ark").read_text().splitlines()) == test_utterances
     result = json.loads((out_dir / "result.json").read_text())
     assert result["metric"] == "wer" and {"value", "wer_lm", "cer"} <= result.keys()
-    outcomes = Outcomes.from_entry(result["outcomes"])
-    assert sorted(outcomes.ids) == test_utterances
+    outcomes = read_outcomes(out_dir / "result.json")  # the file result.json records, its checksum checked
+    assert sorted(outcomes.ids) == test_utterances and result["outcomes"]["units"] == "utterance"
     assert point_estimate(outcomes, "value") == pytest.approx(result["value"], abs=1e-9)
     assert point_estimate(outcomes, "wer_lm") == pytest.approx(result["wer_lm"], abs=1e-9)

@@ -17,7 +17,7 @@ from s3prl_fusion.prepare.libri2mix import write_kaldi_folders
 from s3prl_fusion.results.der import diarization_error_rate, errors_by_recording
 from s3prl_fusion.results import ScoringError
 from s3prl_fusion.results.diarization import frame_turns, read_result, speech_frames
-from s3prl_fusion.results.outcomes import Outcomes, point_estimate
+from s3prl_fusion.results.outcomes import Outcomes, point_estimate, read_outcomes
 from s3prl_fusion.results.rttm import RttmError, Turn, read_rttm
 
 LIBRI2MIX = REPO_ROOT / "corpora" / "Libri2Mix"
@@ -181,8 +181,9 @@ def test_sd_recipe_trains_tests_and_scores_der_and_a_rerun_skips_the_test(tmp_pa
     assert result["task"] == "diarization" and result["metric"] == "der" and result["lower_is_better"] and result["interface"] == "hconv"
     assert result["value"] == min(result["der_by_setting"].values())
     assert result["der_by_setting"][f"th{result['threshold']}_med{result['median']}"] == result["value"]
-    assert result["outcomes"]["ids"] == recordings and result["outcome_units"] == "recording"
-    assert point_estimate(Outcomes.from_entry(result["outcomes"])) == pytest.approx(result["value"], abs=1e-9)
+    outcomes = read_outcomes(out_dir / "result.json")  # the file result.json records, its checksum checked
+    assert list(outcomes.ids) == recordings and result["outcomes"]["units"] == "recording"
+    assert point_estimate(outcomes) == pytest.approx(result["value"], abs=1e-9)
     hypothesis = read_rttm(out_dir / "scoring" / f"hyp_{result['threshold']}_{result['median']}.rttm")
     assert der([(t.recording, t.onset, t.end, t.speaker) for t in read_rttm(data / "test" / "rttm")],
                [(t.recording, t.onset, t.end, t.speaker) for t in hypothesis]) == pytest.approx(result["value"])

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import DEMO_UPSTREAM, REPO_ROOT, checked, run_recipe, user_error_line
 from s3prl_fusion.cli import main as cli_main
-from s3prl_fusion.results.outcomes import Outcomes, point_estimate
+from s3prl_fusion.results.outcomes import point_estimate, read_outcomes
 from s3prl_fusion.results.qbe import score_detections
 
 pytestmark = pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ("dtw", "lxml")),
@@ -68,8 +68,9 @@ def test_the_result_is_the_test_mtwv_of_the_chosen_layer_with_the_upstream_it_ca
     result = json.loads((out / "result.json").read_text())
     assert (result["task"], result["split"], result["metric"], result["lower_is_better"]) == ("quesst14_dtw", "test", "mtwv", False)
     assert result["value"] == score_detections(out / "benchmark.stdlist.xml", QUESST, "test")["mtwv"]
-    assert point_estimate(Outcomes.from_entry(result["outcomes"])) == pytest.approx(result["value"], abs=1e-9)
-    assert result["outcome_units"] == "query" and len(result["outcomes"]["ids"]) == 3 * 20
+    outcomes = read_outcomes(out / "result.json")  # the file result.json records, its checksum checked
+    assert point_estimate(outcomes) == pytest.approx(result["value"], abs=1e-9)
+    assert result["outcomes"]["units"] == "query" and len(outcomes) == 3 * 20
     assert result["layer"] == record["chosen_layer"] and result["dev_mtwv"] == record["dev_mtwv"]
     assert (result["upstream"], result["upstream_model_config"], result["interface"]) == ("fused", str(DEMO_UPSTREAM), "hidden_states")
     assert [member["label"] for member in result["members"]] == ["wavlm_small_random", "whisper_small_random"]
