@@ -212,14 +212,18 @@ def members_or_interfaces(sets: list[str], interfaces: list[str], cells: dict) -
             f"{across_interfaces:.1f} points across interfaces (same set): here, {reading}.")
 
 
+def fusion_gain_tables(comparisons: list[Comparison], columns: Sequence):
+    """``(column, sets, interfaces, cells)`` (``gain_table``'s) of each task with fused-vs-best-single comparisons."""
+    for column in columns:
+        chosen = [comparison for comparison in comparisons if comparison.kind == AGAINST_BEST_SINGLE and comparison.column is column]
+        if chosen:
+            yield (column, *gain_table(chosen))
+
+
 def fusion_analysis(comparisons: list[Comparison], columns: Sequence) -> list[str]:
     """Markdown: per task, the fused sets' relative gains by interface (``*``: interval excludes 0), sign agreement."""
     lines = []
-    for column in columns:
-        chosen = [comparison for comparison in comparisons if comparison.kind == AGAINST_BEST_SINGLE and comparison.column is column]
-        if not chosen:
-            continue
-        sets, interfaces, cells = gain_table(chosen)
+    for column, sets, interfaces, cells in fusion_gain_tables(comparisons, columns):
         lines += [f"### {column.title}", "", "| Fused set | " + " | ".join(interfaces) + " | All interfaces agree on the sign |",
                   "|" + "---|" * (len(interfaces) + 2)]
         for name in sets:
@@ -283,11 +287,7 @@ def write_comparisons_csv(path: Path, comparisons: list[Comparison]) -> None:
 def gain_panels(comparisons: list[Comparison], columns: Sequence) -> list[GainPanel]:
     """The fusion-gain heat map's panels: one per task with fusion comparisons."""
     panels = []
-    for column in columns:
-        chosen = [comparison for comparison in comparisons if comparison.kind == AGAINST_BEST_SINGLE and comparison.column is column]
-        if not chosen:
-            continue
-        sets, interfaces, cells = gain_table(chosen)
+    for column, sets, interfaces, cells in fusion_gain_tables(comparisons, columns):
         gains = np.full((len(sets), len(interfaces)), np.nan)
         significant = np.zeros(gains.shape, dtype=bool)
         for (name, interface), comparison in cells.items():
