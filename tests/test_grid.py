@@ -114,7 +114,7 @@ def check_a_resubmission_while_jobs_wait_submits_no_second_job_for_them(out_dir,
 
 
 def check_a_killed_cell_is_resumed_from_its_newest_checkpoint_and_finished_ones_are_skipped(out_dir, phases, killed):
-    assert f"CANCELLED" in phases["killed log"] and "resuming" not in phases["killed log"]
+    assert "CANCELLED" in phases["killed log"] and "resuming" not in phases["killed log"]
     resumed = phases["resumed"].stdout
     assert f"{ROW}/mono/seed1: {out_dir / ROW / 'mono' / 'seed1'}/result.json exists, skipping" in resumed
     assert f"{CACHE_JOB}: done, skipping" in resumed

@@ -3,7 +3,6 @@ it, and each missing or malformed piece stops with the commands (or the fix) tha
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

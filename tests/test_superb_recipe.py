@@ -174,7 +174,7 @@ def test_slurm_plan_is_a_job_per_task_and_fold_after_its_cache_build_and_the_rep
     qbe = (scripts / "qbe.sh").read_text()
     assert "/recipes/qbe.sh fused_wavlm_whisper " + str(CORPORA / "quesst14Database") in qbe  # no interface argument
     er = (calls / submitted["er/fold1"][0]).read_text().splitlines()
-    assert "--gres=gpu:1" in er and f"--job-name=out:er/fold1" in er
+    assert "--gres=gpu:1" in er and "--job-name=out:er/fold1" in er
 
 
 def test_slurm_plan_has_a_cell_per_seed_and_fold_with_the_tasks_own_resources(tmp_path):

@@ -22,7 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from s3prl_fusion.experiments.checkpoints import checkpoint_step, load_checkpoint, runner_checkpoints
+from s3prl_fusion.experiments.checkpoints import load_checkpoint, runner_checkpoints
 from s3prl_fusion.errors import MissingPathError, UserError, report_user_errors
 from s3prl_fusion.experiments.command_line import typed_flags
 

@@ -36,7 +36,7 @@ def check_phone_transcripts(root: Path, lexicons: list[Path], splits=SPLITS) -> 
                                                         f"tar zxf {split}.tar.gz --strip-components 1 -C {root}"])
     for lexicon in lexicons:
         require(lexicon, "s3prl's phone lexicon", [f"mkdir -p {lexicon.parent} && wget {LEXICON_URL}/{lexicon.name} -O {lexicon}"
-                                                   if lexicon.name in LEXICONS else f"pass the lexicon files with --lexicon"])
+                                                   if lexicon.name in LEXICONS else "pass the lexicon files with --lexicon"])
     phones = set((config_root() / "ctc" / "phoneme.txt").read_text().split())
     words = read_lexicon([str(path) for path in lexicons], phones)
     counts, unknown = {}, set()

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from s3prl_fusion.errors import MissingPathError
 from s3prl_fusion.results.outcomes import Outcomes, read_outcomes
-from s3prl_fusion.statistics.bootstrap import DEFAULT_SEED, Resampled, percentile_interval, resampled
+from s3prl_fusion.statistics.bootstrap import DEFAULT_SEED, Interval, Resampled, percentile_interval, resampled
 from s3prl_fusion.statistics.resampling import UnpairedOutcomesError
 
 SEED_FOLDER = re.compile(r"^seed(\d+)$")
